@@ -1,0 +1,166 @@
+"""The `rethinkmi` experiment commands end to end on fabricated CelebA-format data (tiny networks, seconds), the
+`--config` reruns, and bad inputs: one clear line on stderr and exit status 1, never a traceback."""
+import contextlib, io, json, subprocess, sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from rethinkmi.cli import main
+from rethinkmi.core import load_checkpoint
+from rethinkmi.experiment import demo_settings, fake_celeba, read_run
+
+
+def cli(*args) -> tuple[int, str, str]:
+    "Run `rethinkmi <args>` in this process: (exit status, stdout, stderr)."
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): rc = main([str(a) for a in args])
+    return rc, out.getvalue(), err.getvalue()
+
+
+def ok(*args) -> str:
+    rc, out, err = cli(*args)
+    assert rc == 0, err
+    return out
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    "Every stage of the protocol through the CLI, once: data, target, evaluation model, GANs, students, P_reg."
+    tmp = tmp_path_factory.mktemp("cli")
+    data = fake_celeba(tmp/"celeba")
+    common = ["--device", "cpu", "--seed", "0"]
+    split = lambda s: data/f"{s}.txt"
+    ok("train-classifier", tmp/"target", "--train", split("train"), "--test", split("test"), "--root", data, "--arch", "tiny_vgg",
+       "--n_classes", 4, "--width", 4, "--size", 32, "--epochs", 2, "--batch_size", 8, *common)
+    ok("train-classifier", tmp/"eval", "--train", split("train"), "--root", data, "--arch", "tiny_resnet", "--n_classes", 4,
+       "--width", 4, "--size", 32, "--epochs", 2, "--batch_size", 8, *common)
+    gan = ["--public", split("public"), "--root", data, "--size", 32, "--width", 4, "--epochs", 1, "--batch_size", 8, "--n_critic", 2]
+    ok("train-gan", tmp/"gmi", "--kind", "gmi", *gan, *common)
+    ok("train-gan", tmp/"kedmi", "--kind", "kedmi", "--target", tmp/"target/model.pt", *gan, *common)
+    ok("distill", tmp/"students", "--target", tmp/"target/model.pt", "--public", split("public"), "--root", data,
+       "--archs", "tiny_student:2,tiny_student:3", "--size", 32, "--epochs", 1, "--batch_size", 8, "--l2_weight", 0.5,
+       "--test", split("test"), *common)
+    ok("preg", tmp/"preg", "--target", tmp/"target/model.pt", "--public", split("public"), "--root", data, "--n", 20, *common)
+    students = ",".join(str(p) for p in sorted((tmp/"students").glob("student*.pt")))
+    attack = ["--target", tmp/"target/model.pt", "--students", students, "--p_reg", tmp/"preg/p_reg.pt", "--ids", "0-3",
+              "--n_seeds", 2, "--iters", 3, *common]
+    return dict(tmp=tmp, data=data, attack=attack, common=common)
+
+
+def test_training_stages_write_their_files(chain):
+    tmp = chain["tmp"]
+    for run, files in [("target", ["model.pt"]), ("gmi", ["G.pt", "D.pt"]), ("kedmi", ["G.pt", "D.pt"]), ("preg", ["p_reg.pt"]),
+                       ("students", ["student0-tiny_student.pt", "student1-tiny_student.pt"])]:
+        for f in files: assert (tmp/run/f).is_file(), (run, f)
+        rec = read_run(tmp/run)
+        assert rec["status"] == "done" and rec["seed"] == 0 and rec["environment"]["torch"] == torch.__version__
+    assert not list(tmp.rglob("train.ckpt"))  # epoch checkpoints are removed once the result is saved
+    assert read_run(tmp/"students")["arguments"]["l2_weight"] == 0.5
+
+
+def test_attack_and_evaluate(chain):
+    tmp = chain["tmp"]
+    ok("attack", tmp/"a-gmi", "--G", tmp/"gmi/G.pt", "--D", tmp/"gmi/D.pt", "--method", "gmi", "--variant", "lomma+l2", *chain["attack"])
+    ok("attack", tmp/"a-kedmi", "--G", tmp/"kedmi/G.pt", "--D", tmp/"kedmi/D.pt", "--method", "kedmi", "--variant", "lom",
+       "--public", "shifted", *chain["attack"])
+    x = load_checkpoint(tmp/"a-kedmi/images.pt", unwrap=False)
+    assert x["images"].shape == (4, 2, 3, 32, 32) and x["images"].dtype == torch.uint8 and x["labels"].tolist() == [0, 1, 2, 3]
+    ok("evaluate", tmp/"ev", "--attacks", f"{tmp/'a-gmi'},{tmp/'a-kedmi'}", "--eval_model", tmp/"eval/model.pt",
+       "--private", chain["data"]/"train.txt", "--root", chain["data"], *chain["common"])
+    rows = json.loads((tmp/"ev/results.json").read_text())
+    assert [(r["method"], r["variant"], r["public"]) for r in rows] == [("GMI", "LOMMA+L2", "same"), ("KEDMI", "LOM", "shifted")]
+    assert all(0 <= r["top1"] <= 100 and r["knn"] >= 0 and r["n"] == 8 for r in rows)
+    assert sorted(p.name for p in (tmp/"ev/grids").iterdir()) == ["a-gmi.png", "a-kedmi.png"]
+
+
+def test_config_reruns_a_recorded_attack(chain):
+    tmp = chain["tmp"]
+    ok("attack", tmp/"b", "--G", tmp/"gmi/G.pt", "--D", tmp/"gmi/D.pt", "--method", "gmi", "--variant", "baseline", *chain["attack"])
+    ok("attack", tmp/"b2", "--config", tmp/"b")                         # the same run, into another folder
+    ok("attack", tmp/"b3", "--config", tmp/"b/run.json", "--seed", 1)   # an option beside --config wins
+    img = lambda d: load_checkpoint(tmp/d/"images.pt", unwrap=False)["images"]
+    assert torch.equal(img("b"), img("b2")) and not torch.equal(img("b"), img("b3"))
+    assert read_run(tmp/"b3")["arguments"]["variant"] == "baseline" and read_run(tmp/"b3")["seed"] == 1
+
+
+def test_demo_from_a_recorded_config(tmp_path):
+    "`rethinkmi demo --config` takes the full settings from a record (here: a tiny demo, so it runs in seconds)."
+    s = demo_settings(True, models=dict(n_ids=3, n_train=3, n_test=1, target=["tiny_vgg", 4], evaluation=["tiny_resnet", 4],
+                      clf_epochs=1, public_ids=8, public_per_id=2, gan_width=4, gan_batch=8, gmi_epochs=1, kedmi_epochs=1, gmi_n_critic=2),
+                      students=dict(archs=[["tiny_student", dict(width=2, input_size=32)]], n_public=16, epochs=1, lr=0.1,
+                                    batch_size=8, l2_weight=0.5),
+                      preg=dict(n=16), attack=dict(n_ids=2, n_seeds=2, iters=2, lr=0.02, lam=1.0, id_weight=100,
+                                                   p_reg_mode="sample", ckpt_every=1), variants=["baseline", "lomma+l2"])
+    (tmp_path/"r.json").write_text(json.dumps(dict(command="demo", arguments=dict(settings=s, device="cpu"))))
+    out = ok("demo", "--config", tmp_path/"r.json", "--out", tmp_path/"demo")
+    rows = json.loads((tmp_path/"demo/results.json").read_text())
+    assert len(rows) == 8 and "| + LOMMA+L2 |" in out
+    assert read_run(tmp_path/"demo", "demo")["arguments"]["settings"] == s
+
+
+@pytest.mark.parametrize("case, args, message", [
+    ("missing file", ["--target", "{tmp}/nope.pt", "--variant", "baseline"], "nope.pt: no such checkpoint file"),
+    ("unknown variant", ["--variant", "lomma2"], "unknown variant 'lomma2'; known: baseline, lom, ma, lomma, lomma+l2"),
+    ("identity out of range", ["--ids", "0-4"], "identity 4 out of range: the target has 4 classes (0..3)"),
+    ("wrong number of classes", ["--D", "{tmp}/wrong_D.pt"], "the discriminator has 5 classes, the target 4"),
+    ("variant without students", ["--students", ""], "variant 'lomma' attacks students too: give --students"),
+    ("bad identities", ["--ids", "zero"], "identities must look like '0-299' or '0,3,9'"),
+])
+def test_bad_attack_inputs(chain, case, args, message):
+    tmp = chain["tmp"]
+    if case == "wrong number of classes":
+        from rethinkmi.experiment import build_net, save_net
+        kw = dict(n_classes=5, size=32, width=4, group_size=8)
+        save_net(build_net("MinibatchDiscriminator", **kw), tmp/"wrong_D.pt", "MinibatchDiscriminator", **kw)
+    base = ["attack", tmp/"bad", "--G", tmp/"kedmi/G.pt", "--D", tmp/"kedmi/D.pt", "--method", "kedmi", "--variant", "lomma", *chain["attack"]]
+    for i in range(0, len(args), 2): base = base + [args[i], args[i + 1].format(tmp=tmp)]  # later options win in argparse
+    rc, out, err = cli(*base)
+    assert rc == 1, (case, err)
+    assert err.count("\n") == 1 and err.startswith("rethinkmi attack: error: ") and message in err, err
+    assert not (tmp/"bad").exists()  # nothing was started
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train-classifier", "{tmp}/x", "--train", "{data}/train.txt", "--root", "{data}", "--arch", "tiny_vgg", "--size", "32", "--n_classes", "3"],
+     "train.txt: labels span 0..3, but there are 3 classes"),
+    (["train-classifier", "{tmp}/x", "--train", "{data}/absent.txt", "--root", "{data}", "--arch", "tiny_vgg"], "absent.txt: no such split file"),
+    (["train-classifier", "{tmp}/x", "--train", "{data}/train.txt", "--root", "{tmp}", "--arch", "tiny_vgg"], "train.txt:1: image"),
+    (["train-classifier", "{tmp}/x", "--train", "{data}/train.txt", "--root", "{data}", "--arch", "IR999"], "unknown classifier 'IR999'"),
+    (["train-gan", "{tmp}/x", "--public", "{data}/public.txt", "--root", "{data}", "--kind", "kedmi"], "give --target"),
+    (["evaluate", "{tmp}/x", "--attacks", "{tmp}/nowhere", "--eval_model", "{tmp}/eval/model.pt", "--private", "{data}/train.txt", "--root", "{data}"],
+     "no such run record"),
+    (["preg", "{tmp}/x", "--target", "{tmp}/gmi/G.pt", "--public", "{data}/public.txt", "--root", "{data}"], "G.pt: holds a Generator, not a classifier"),
+])
+def test_bad_inputs_of_other_commands(chain, args, message):
+    rc, out, err = cli(*[a.format(tmp=chain["tmp"], data=chain["data"]) for a in args])
+    assert rc == 1 and err.count("\n") == 1 and message in err, err
+    assert not (chain["tmp"]/"x").exists()
+
+
+def test_entry_point_exit_status(tmp_path):
+    "The installed `rethinkmi` program: a usage error exits 2, a bad input 1 with one line, no traceback."
+    exe = Path(sys.executable).with_name("rethinkmi")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from rethinkmi.cli import main; sys.exit(main())"]
+    r = subprocess.run(cmd + ["attack", str(tmp_path/"a"), "--target", "t", "--G", "g", "--D", "d", "--variant", "nope"], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.startswith("rethinkmi attack: error: unknown variant 'nope'") and "Traceback" not in r.stderr
+    r = subprocess.run(cmd + ["attack"], capture_output=True, text=True)
+    assert r.returncode == 2 and "required" in r.stderr
+
+
+def test_attack_with_reference_format_checkpoints(tmp_path):
+    "The authors' file formats ({'state_dict'} with `module.` keys; P_reg as {'fea_mean', 'fea_logvar'}) go straight into `attack`."
+    from rethinkmi.models import fake_reference_checkpoint
+    layouts = json.loads((Path(__file__).parents[1]/"nbs"/"reference_layouts.json").read_text())
+    for name, file in [("VGG16", "VGG16_88.26.tar"), ("Generator", "improved_celeba_G.tar"), ("MinibatchDiscriminator", "improved_celeba_D.tar")]:
+        fake_reference_checkpoint(layouts[name]["state_dict"], tmp_path/file)
+    torch.save({"fea_mean": torch.zeros(1, 2048), "fea_logvar": torch.ones(1, 2048)}, tmp_path/"celeba_VGG16_p_reg.pt")
+    rc, out, err = cli("attack", tmp_path/"a", "--target", tmp_path/"VGG16_88.26.tar", "--G", tmp_path/"improved_celeba_G.tar",
+                       "--D", tmp_path/"improved_celeba_D.tar", "--method", "kedmi", "--variant", "baseline", "--ids", "0,999",
+                       "--n_seeds", 1, "--iters", 2, "--device", "cpu")
+    assert rc == 1 and "no rethinkmi record" in err  # the target's layout must be named
+    ok("attack", tmp_path/"a", "--target", tmp_path/"VGG16_88.26.tar", "--target_arch", "VGG16", "--G", tmp_path/"improved_celeba_G.tar",
+       "--D", tmp_path/"improved_celeba_D.tar", "--method", "kedmi", "--variant", "lom", "--p_reg", tmp_path/"celeba_VGG16_p_reg.pt",
+       "--ids", "0,999", "--n_seeds", 1, "--iters", 2, "--device", "cpu")
+    x = load_checkpoint(tmp_path/"a/images.pt", unwrap=False)
+    assert x["images"].shape == (2, 1, 3, 64, 64) and x["labels"].tolist() == [0, 999]

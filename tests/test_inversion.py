@@ -1,0 +1,60 @@
+"Maintainer checks of rethinkmi.inversion that need real processes: an attack killed with SIGKILL resumes and ends where an uninterrupted one ends."
+import os, signal, subprocess, sys, time
+from pathlib import Path
+
+import pytest
+import torch
+
+from rethinkmi.core import CheckpointError, load_checkpoint
+
+CHILD = r'''
+import sys, time, torch
+torch.set_num_threads(1)
+from rethinkmi.core import seed_everything
+from rethinkmi.inversion import invert
+from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
+from rethinkmi.preg import PReg
+method, ckpt, out, pause = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+seed_everything(0)
+G = Generator(size=32, width=4).eval()
+D = (DGWGAN(size=32, width=4) if method == "gmi" else MinibatchDiscriminator(10, size=32, width=4, group_size=2)).eval()
+T = build_classifier("tiny_vgg", 10, width=4, input_size=32).eval()
+S = build_classifier("tiny_student", 10, width=4, input_size=32).eval()
+p_reg = PReg(torch.zeros(T.feat_dim), torch.ones(T.feat_dim))
+r = invert(G, D, [T, S], [1, 4, 6], method=method, variant="lomma", p_reg=p_reg, iters=40, n_seeds=2, log_every=5,
+           ckpt_path=None if ckpt == "-" else ckpt, ckpt_every=5, device="cpu", callback=lambda t: time.sleep(pause))
+torch.save({"z": r.z, "mu": r.mu, "history": r.history}, out)
+'''
+
+def run_child(tmp, method, ckpt, out, pause=0.0, **kw):
+    env = {**os.environ, "RETHINKMI_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", CHILD, method, str(ckpt), str(out), str(pause)], env=env, cwd=tmp, **kw)
+
+@pytest.mark.parametrize("method", ["gmi", "kedmi"])
+def test_sigkill_and_resume(tmp_path, method):
+    ckpt, full_out, out = tmp_path/"attack.pt", tmp_path/"full.pt", tmp_path/"resumed.pt"
+    assert run_child(tmp_path, method, "-", full_out).wait(timeout=300) == 0
+    p = run_child(tmp_path, method, ckpt, out, pause=0.1)   # slowed down so that the kill lands mid-run
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if ckpt.exists() and load_checkpoint(ckpt, unwrap=False)["step"] >= 10: break
+        assert p.poll() is None, "the attack ended before it could be killed"
+        time.sleep(0.05)
+    time.sleep(0.27)                                          # somewhere between two checkpoints
+    p.send_signal(signal.SIGKILL)
+    assert p.wait(timeout=60) == -signal.SIGKILL
+    killed_at = load_checkpoint(ckpt, unwrap=False)["step"]
+    assert 10 <= killed_at < 40 and not out.exists()
+    assert run_child(tmp_path, method, ckpt, out).wait(timeout=300) == 0
+    full, resumed = torch.load(full_out), torch.load(out)
+    assert torch.equal(full["z"], resumed["z"]) and full["history"] == resumed["history"]
+    if method == "kedmi": assert torch.equal(full["mu"], resumed["mu"])
+    assert load_checkpoint(ckpt, unwrap=False)["step"] == 40
+    assert not list(tmp_path.glob(".attack.pt.*.tmp"))        # no temporary file left behind
+
+def test_truncated_checkpoint_is_refused(tmp_path):
+    ckpt = tmp_path/"attack.pt"
+    ckpt.write_bytes(b"PK\x03\x04 truncated")
+    p = run_child(tmp_path, "gmi", ckpt, tmp_path/"out.pt", stderr=subprocess.PIPE, text=True)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode != 0 and "CheckpointError" in err and str(ckpt) in err

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# GPU check of the batched inversion (issue 5), for one lent H100 / H200 and a 9-minute command limit.
+# Run from the repository root:   bash tools/gpu_check_inversion.sh
+#
+# 0. a smoke test of the CUDA paths on tiny networks (seconds): counter noise and a GMI attack agree with the CPU's,
+#    bf16 GMI and KEDMI attacks run;
+# 1. paper-scale benchmark (python -m rethinkmi.bench): IR152 target + EfficientNet-B0/B1/B2 students at 64x64,
+#    random weights, 300 identities, variant lomma; GMI (5 restarts, 1,500 latents per step) and KEDMI, each timed
+#    for STEPS steps on both sides (the reference loop and ours); the JSON gives the per-step times, the speedup,
+#    and the extrapolation to 2,400 steps (field at_2400_steps);
+# 2. the full GMI LOMMA attack (300 ids x 5 restarts x 2,400 steps) with invert, timed end to end, only when the
+#    estimate from step 1 says it ends in time (else its estimate is reported as skipped).
+# Every JSON line goes to stdout and to $OUT/bench.jsonl (or /tmp/gpu_check/bench.jsonl); the last is the summary.
+#
+# Needs python3 with CUDA PyTorch and torchvision (the device image has them) and fastcore, which the image lacks:
+# carry it in .gpu_deps/ (pure Python), e.g. here:  mkdir -p .gpu_deps && cp -r .venv/lib/python3*/site-packages/fastcore .gpu_deps/
+# and `echo /.gpu_deps/ >> .git/info/exclude`, then run with carry [".gpu_deps"].
+set -uo pipefail
+cd "$(dirname "$0")/.."
+STEPS="${STEPS:-20}"; TOTAL="${TOTAL:-525}"   # seconds this script may take in all (the lead's limit: 540)
+OUTDIR="${OUT:-/tmp/gpu_check}"; mkdir -p "$OUTDIR"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 RETHINKMI_PROGRESS=0
+[ -d .gpu_deps ] && export PYTHONPATH="$PWD/.gpu_deps:$PYTHONPATH"
+python3 - <<'PY' || exit 3
+import sys
+try: import fastcore, torch, torchvision
+except ImportError as e: sys.exit(f"missing {e.name}: see the header of tools/gpu_check_inversion.sh")
+if not torch.cuda.is_available(): sys.exit("torch sees no CUDA device")
+print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, {torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB")
+PY
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader || true
+
+timeout 120 python3 - <<'PY' 2>&1 | tee "$OUTDIR/smoke.log" || echo "CUDA smoke test FAILED (continuing with the benchmark)"
+import time, torch
+from rethinkmi.inversion import counter_key, counter_normal, invert
+from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
+from rethinkmi.preg import PReg
+t0 = time.perf_counter()
+k = counter_key(0, torch.arange(500), 1)
+dn = (counter_normal(k.cuda(), 100).cpu() - counter_normal(k, 100)).abs().max().item()
+assert dn < 1e-4, dn
+torch.manual_seed(0)
+G, D = Generator(size=32, width=8).eval(), DGWGAN(size=32, width=8).eval()
+Dk = MinibatchDiscriminator(10, size=32, width=8, group_size=4).eval()
+T, S = build_classifier("tiny_vgg", 10, width=8, input_size=32).eval(), build_classifier("tiny_student", 10, width=4, input_size=32).eval()
+pr = PReg(torch.zeros(T.feat_dim), torch.ones(T.feat_dim))
+kw = dict(variant="lomma", p_reg=pr, iters=5, n_seeds=2, amp=False)
+a, b = invert(G, D, [T, S], [1, 3, 4], device="cpu", **kw), invert(G, D, [T, S], [1, 3, 4], device="cuda", **kw)
+print(f"counter noise cpu vs cuda: max diff {dn:.1e}; GMI cpu vs cuda (fp32, 5 steps): max |dz| {(a.z - b.z).abs().max().item():.2e}")
+c = invert(G, Dk, [T, S], [0, 2, 5, 6, 7, 9], method="kedmi", device="cuda", **{**kw, "amp": True})
+d = invert(G, D, [T, S], [1, 3, 4], device="cuda", **{**kw, "amp": True})
+assert c.z.shape == (6, 2, 100) and d.z.shape == (3, 2, 100) and torch.isfinite(c.z).all() and torch.isfinite(d.z).all()
+print(f"CUDA smoke test ok in {time.perf_counter() - t0:.1f} s")
+PY
+
+LIMIT=$((TOTAL - SECONDS)); DEADLINE=$((LIMIT - 40))   # the full attack starts only if its estimate ends by DEADLINE
+echo "benchmark: ${LIMIT} s left, full attack only if its estimate ends within ${DEADLINE} s"
+timeout "$LIMIT" python3 -m rethinkmi.bench --method both --steps "$STEPS" --full --deadline_s "$DEADLINE" \
+    --device cuda --out "$OUTDIR/bench.jsonl" 2>&1 | tee "$OUTDIR/bench.log"
+echo "bench exit status $? (124: stopped at the ${LIMIT} s limit; the JSON lines printed before that are valid)"
