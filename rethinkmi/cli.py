@@ -13,6 +13,7 @@ from fastcore.script import anno_parser
 
 from .core import CheckpointError
 from .evaluation import ResultsTable  # the return type of run_demo and run_evaluate: `anno_parser` evaluates their annotations here
+from .distributed import shutdown
 from .experiment import (RUNS, read_run, run_attack, run_demo, run_distill, run_evaluate, run_preg, run_train_classifier,
                                   run_train_gan)
 
@@ -129,4 +130,8 @@ def main(argv:Sequence[str]|None=None # arguments after the program name; `None`
     except SystemExit as e: return e.code or 0
     except (ValueError, FileNotFoundError, CheckpointError, RuntimeError) as e:
         print(f"rethinkmi {name}: error: {e}", file=sys.stderr); return 1
+    finally: shutdown()                                        # leave torchrun's process group, if the command joined one
     return 0
+
+# %% ../nbs/10b_cli.ipynb #f26413f8
+if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())   # run as a module (a notebook has no __file__)

@@ -104,11 +104,13 @@ class RunDir:
     def cached(self, stage:str, # the stage's name, e.g. "target"
                config:Mapping, # everything the artefact depends on
                make:Callable[[], Any], # computes the artefact (a checkpointable object) when it is not stored yet
+               write:bool=True # store what `make` computed (off on all ranks but one of a distributed run)
               ) -> Any:
         "The stored artefact of `stage` for `config`, computed with `make()` and saved first if missing."
         p = self.path(stage, config)
         if p.exists(): return load_checkpoint(p, unwrap=False)
         obj = make()
+        if not write: return obj
         save_checkpoint(obj, p)
         p.with_suffix(".json").write_text(json.dumps({"stage": stage, "config": config}, indent=1, sort_keys=True, default=str))
         return obj

@@ -14,9 +14,10 @@ from fastcore.meta import delegates
 from torch import Tensor
 
 from .core import RunDir, default_device, progress, seed_everything
+from .distributed import ddp, epoch_seed, get_rank, get_world_size, is_main
 from .losses import _reduce, ce_loss
 from .models import build_classifier, freeze
-from .training import (Accel, Batches, _flip, _scheduler, _stage, evaluate, load_training_state, resize_to,
+from .training import (Accel, Batches, random_flip, lr_schedule, train_stage, evaluate, load_training_state, resize_to,
                                 save_training_state)
 
 # %% auto #0
@@ -116,7 +117,7 @@ def _distill_epoch(student, teacher, opt, sched, batches, acc:Accel, s:dict, bar
     sums, n = {}, 0
     for x, _ in batches:
         x = acc.batch(x)
-        if s["flip"]: x = _flip(x)
+        if s["flip"]: x = random_flip(x)
         with torch.no_grad(), acc.autocast():
             if s["pseudo_weight"]: t, y, keep = noise_stable_labels(teacher, x, s["pseudo_k"], s["pseudo_noise"])
             else: t = _teacher_logits(teacher, x)
@@ -161,14 +162,14 @@ def distill(teacher:nn.Module, # the target T: a classifier returning (features,
            ) -> dict:
     "Distil `teacher` into `student` on public images; the student ends with its last epoch's weights, in eval mode; return the history."
     acc = Accel.make(device, amp, channels_last)
-    acc.model(student); was = teacher.training; acc.model(teacher).eval()
-    batches = Batches(public_data, batch_size, shuffle=True)
+    acc.model(student); net = ddp(student); was = teacher.training; acc.model(teacher).eval()
+    batches = Batches(public_data, batch_size, shuffle=True, share=(get_rank(), get_world_size()), seed=seed)
     _probe(teacher, student, acc.batch(next(iter(batches))[0][:2]), test_data)
     opt = torch.optim.SGD([p for p in student.parameters() if p.requires_grad], lr, momentum=momentum, weight_decay=weight_decay)
-    sched = _scheduler(opt, schedule, lr, epochs * len(batches))
+    sched = lr_schedule(opt, schedule, lr, epochs * len(batches))
     s = dict(T=T, l2_weight=l2_weight, pseudo_weight=pseudo_weight, pseudo_k=pseudo_k, pseudo_noise=pseudo_noise, flip=flip)
     config = dict(s, trainer="distill", epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, weight_decay=weight_decay,
-                  schedule=schedule, n_public=batches.n, seed=seed, teacher=fingerprint(teacher))
+                  schedule=schedule, n_public=batches.n, seed=seed, teacher=fingerprint(teacher), world=get_world_size())
     seed_everything(seed)
     ck = load_training_state(ckpt_path, config, model=student, opt=opt, sched=sched)
     start, h = (ck["epoch"], ck["history"]) if ck else (0, {})
@@ -178,14 +179,15 @@ def distill(teacher:nn.Module, # the target T: a classifier returning (features,
     try:
         for epoch in range(start, epochs):
             t0 = time.perf_counter()
-            row = dict(epoch=epoch + 1, lr=sched.get_last_lr()[0], **_distill_epoch(student, teacher, opt, sched, batches, acc, s, bar))
+            batches.set_epoch(epoch); epoch_seed(seed, epoch)
+            row = dict(epoch=epoch + 1, lr=sched.get_last_lr()[0], **_distill_epoch(net, teacher, opt, sched, batches, acc, s, bar))
             if test_data is not None:
                 r = evaluate(student, test_data, device=acc.device, amp=acc.amp)
                 row.update(test_loss=r["loss"], test_top1=r["top1"], test_top5=r["top5"])
             row["seconds"] = time.perf_counter() - t0
             for k, v in row.items(): h.setdefault(k, []).append(v)
             bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss", "test_top1") if k in row})
-            if ckpt_path is not None: save_training_state(ckpt_path, epoch + 1, h, config, model=student, opt=opt, sched=sched)
+            if ckpt_path is not None and is_main(): save_training_state(ckpt_path, epoch + 1, h, config, model=student, opt=opt, sched=sched)
             if callback is not None: callback(epoch + 1, h)
     finally: bar.close(); teacher.train(was)
     student.eval()
@@ -224,6 +226,6 @@ def distill_students(teacher:nn.Module, # the target: a classifier returning (fe
         arch, kw = (a, {}) if isinstance(a, str) else a
         seed_everything(seed); m = build_classifier(arch, K, **kw)
         train = lambda ck: distill(teacher, m, public_data, ckpt_path=ck, device=dev, seed=seed, desc=f"student {i} {arch}", **kwargs)
-        h = _stage(run, f"student-{arch}", dict(base, arch=arch, kw=kw), train, {"model": m}) if run else train(None)
+        h = train_stage(run, f"student-{arch}", dict(base, arch=arch, kw=kw), train, {"model": m}) if run else train(None)
         students.append(freeze(m.to(dev))); histories.append(h)
     return students, histories

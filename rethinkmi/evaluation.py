@@ -19,7 +19,7 @@ from .training import resize_to
 # %% auto #0
 __all__ = ['FID_WEIGHTS', 'TV_INCEPTION_WEIGHTS', 'topk_hits', 'attack_accuracy', 'embed_images', 'evaluate_images',
            'knn_distance', 'tensors_hash', 'weights_hash', 'private_features', 'frechet_distance', 'InceptionPool',
-           'inception_pool', 'feature_extractor', 'fid', 'prdc', 'evaluate_attack', 'ResultsTable',
+           'inception_pool', 'feature_extractor', 'fid', 'prdc', 'evaluate_attack', 'ResultsTable', 'plus_minus',
            'reconstruction_grid']
 
 # %% ../nbs/08_evaluation.ipynb #3ecab28f
@@ -380,7 +380,12 @@ def _fmt(v, digits:int) -> str:
     if isinstance(v, int): return str(v)
     return "" if math.isnan(v) else f"{v:.{digits}f}"
 
-def _pm(m, s, digits): return _fmt(m, digits) + ("" if isinstance(s, float) and math.isnan(s) else f" ± {_fmt(s, digits)}")
+def plus_minus(m:float, # a mean
+               s:float, # its standard deviation (NaN: none)
+               digits:int # decimals shown
+              ) -> str:
+    "`m ± s` with `digits` decimals, or `m` alone when `s` is NaN."
+    return _fmt(m, digits) + ("" if isinstance(s, float) and math.isnan(s) else f" ± {_fmt(s, digits)}")
 
 @patch
 def to_markdown(self:ResultsTable,
@@ -393,7 +398,7 @@ def to_markdown(self:ResultsTable,
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in self.rows:
         fid_on = ", ".join(x for x in (r["fid_features"], r["fid_images"] and f"{r['fid_images']} images") if x)
-        cells = [r["method"], r["variant"], r["public"], _pm(r["top1"], r["top1_std"], digits), _pm(r["top5"], r["top5_std"], digits),
+        cells = [r["method"], r["variant"], r["public"], plus_minus(r["top1"], r["top1_std"], digits), plus_minus(r["top5"], r["top5_std"], digits),
                  _fmt(r["knn"], digits), _fmt(r["fid"], digits), fid_on] + [_fmt(r["attack_s"], 1), _fmt(r["eval_s"], 1)] * timing
         lines.append("| " + " | ".join(cells + [_fmt(r.get(c, ""), digits) for c in extra]) + " |")
     return "\n".join(lines)

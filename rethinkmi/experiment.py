@@ -19,7 +19,8 @@ import rethinkmi
 from .core import CheckpointError, RunDir, default_device, load_checkpoint, progress, save_checkpoint, seed_everything
 from .data import SplitDataset, celeba_transform, ffhq_transform
 from .distill import distill_students, fingerprint
-from .evaluation import ResultsTable, _pm, evaluate_attack, evaluate_images, reconstruction_grid
+from .distributed import agree, barrier, is_main, process_group, rank_zero_first, shard_path, sharded_invert
+from .evaluation import ResultsTable, plus_minus, evaluate_attack, evaluate_images, reconstruction_grid
 from .inversion import InversionResult, invert, variant_config
 from .models import (CLASSIFIERS, REFERENCE_LAYOUTS, DGWGAN, Classifier, Generator, MinibatchDiscriminator,
                               build_classifier, load_reference)
@@ -233,28 +234,34 @@ def p_reg(self:Demo, public:str # "same" or "shifted"
 
 # %% ../nbs/10_experiments.ipynb #10ef09f8
 @patch
+def inputs(self:Demo, method:str, variant:str, public:str) -> tuple:
+    "The networks and P_reg of one attack, trained or estimated on first use: G, D, [target, *students], P_reg or None."
+    v = variant_config(variant)
+    G, D = getattr(self.models, method)[PUBLIC_STYLE[public]]
+    students = self.students(public, l2=variant == "lomma+l2") if v.students else []
+    return G, D, [self.models.target, *students], self.p_reg(public) if v.p_reg else None
+
+@patch
 def attack(self:Demo, method:str, # "gmi" or "kedmi"
            variant:str, # "baseline", "lom", "ma", "lomma" or "lomma+l2"
            public:str, # "same" or "shifted": which GAN, students and P_reg
            callback:Callable|None=None # passed to `invert`
           ) -> dict:
     "The artefact of one attack: `z` (n_ids, n_seeds, z_dim), `labels`, `history`, `seconds`; resumed from its checkpoint."
-    v, a = variant_config(variant), dict(self.s["attack"])
+    a = dict(self.s["attack"])
     if isinstance(a["iters"], dict): a["iters"] = a["iters"][method]
-    G, D = getattr(self.models, method)[PUBLIC_STYLE[public]]
-    students = self.students(public, l2=variant == "lomma+l2") if v.students else []
-    p_reg = self.p_reg(public) if v.p_reg else None
+    G, D, models, p_reg = self.inputs(method, variant, public)
     cfg = dict(a, method=method, variant=variant, seed=self.seed, G=fingerprint(G), D=fingerprint(D),
-               models=[fingerprint(m) for m in [self.models.target, *students]], p_reg=p_reg and fingerprint([p_reg.mean, p_reg.std]))
+               models=[fingerprint(m) for m in models], p_reg=p_reg and fingerprint([p_reg.mean, p_reg.std]))
     name = f"attack-{method}-{variant}-{public}"; ck = self.stages.path(name, cfg, "ckpt")
     n_ids, ckpt_every = a.pop("n_ids"), a.pop("ckpt_every")
-    def make():
+    def make():   # under torchrun, the ranks share the identities (`11_distributed`)
         t0 = time.perf_counter()
-        r = invert(G, D, [self.models.target, *students], list(range(n_ids)), method=method, variant=variant, p_reg=p_reg,
-                   seed=self.seed, ckpt_path=ck, ckpt_every=ckpt_every, device=self.device, callback=callback, **a)
+        r = sharded_invert(G, D, models, list(range(n_ids)), method=method, variant=variant, p_reg=p_reg,
+                           seed=self.seed, ckpt_path=ck, ckpt_every=ckpt_every, device=self.device, callback=callback, **a)
         return dict(z=r.z, labels=r.labels, history=r.history, seconds=time.perf_counter() - t0)
-    art = self.timed(name, lambda: self.stages.cached(name, cfg, make))
-    ck.unlink(missing_ok=True)
+    art = self.timed(name, lambda: self.stages.cached(name, cfg, make, write=is_main()))
+    barrier(); shard_path(ck).unlink(missing_ok=True)
     return art
 
 # %% ../nbs/10_experiments.ipynb #f05c800e
@@ -288,7 +295,7 @@ def demo_tables(table:ResultsTable, # the demo's results
                 "| method | top-1 (%) | top-5 (%) | KNN | FD (eval features) |", "|---|---|---|---|---|"]
         for r in (r for r in table.rows if r["public"] == public):
             name = r["method"] if r["variant"] == "baseline" else f"+ {r['variant']}"
-            out.append(f"| {name} | {_pm(r['top1'], r['top1_std'], 2)} | {_pm(r['top5'], r['top5_std'], 2)} | {r['knn']:.1f} | {r['fid']:.1f} |")
+            out.append(f"| {name} | {plus_minus(r['top1'], r['top1_std'], 2)} | {plus_minus(r['top5'], r['top5_std'], 2)} | {r['knn']:.1f} | {r['fid']:.1f} |")
         out.append("")
     return "\n".join(out)
 
@@ -360,12 +367,18 @@ def run_demo(out:str="rethinkmi-demo", # the run folder: every stage is cached t
     s = demo_settings(quick, seed or 0) if settings is None else json.loads(json.dumps(settings))
     if seed is not None: s["seed"] = seed
     args = dict(out=str(out), quick=quick, device=device, seed=s["seed"], threads=threads, settings=s)
+    dev = process_group(device); agree(args, "the demo")          # under torchrun: join the other ranks
     with torch_threads(threads):
-        rec, demo, table = start_run(out, "demo", args, s["seed"], device), Demo(out, s, device), ResultsTable()
+        rec = start_run(out, "demo", args, s["seed"], device) if is_main() else None
+        demo, table = Demo(out, s, dev), ResultsTable()
         cells = [(p, m, v) for p in s["publics"] for m in s["methods"] for v in s["variants"]]
-        for i, (public, method, variant) in enumerate(cells):
-            print(f"[{i + 1}/{len(cells)}] {METHOD_NAMES[method]} {VARIANT_NAMES[variant]}, public {public}", flush=True)
-            table.add(**demo.row(method, variant, public))
+        with rank_zero_first():                                    # rank 0 trains and caches; the others then read
+            for public, method, variant in cells: demo.inputs(method, variant, public)
+        for i, (public, method, variant) in enumerate(cells):      # every rank: its share of each attack's identities
+            if is_main(): print(f"[{i + 1}/{len(cells)}] {METHOD_NAMES[method]} {VARIANT_NAMES[variant]}, public {public}", flush=True)
+            demo.attack(method, variant, public)
+        if not is_main(): return None
+        for public, method, variant in cells: table.add(**demo.row(method, variant, public))
         paths = _write_outputs(demo, table)
     h = demo.models.histories
     accuracy = {k: round(h[k]["best_top1"] * 100, 2) for k in ("target", "evaluation")} | {
@@ -479,13 +492,16 @@ def run_train_classifier(out:str, # the run folder
                         ) -> Path:
     "Train a classifier on a private split file; write `out/model.pt` (with its layout) and `out/run.json`."
     args = dict(locals()); out = Path(out); _need(train=train, root=root)
+    dev = process_group(device); agree(args, "the classifier's training")   # under torchrun: data-parallel (DDP)
     kw = classifier_kwargs(arch, width, size); seed_everything(seed); model = build_net(arch, n_classes=n_classes, **kw)
     tr, te = (split_data(s, root, dataset, model.input_size) if s else None for s in (train, test))
     for ds in filter(None, (tr, te)): _check_split_labels(ds, n_classes)
-    rec = start_run(out, "train-classifier", args, seed, device)
-    h = train_classifier(model, tr, te, epochs, lr, batch_size=batch_size, ckpt_path=out/"train.ckpt", device=device, seed=seed, desc=arch)
-    path = save_net(model, out/"model.pt", arch, n_classes=n_classes, **kw); (out/"train.ckpt").unlink(missing_ok=True)
-    finish_run(out, rec, best_top1=h.get("best_top1"), best_epoch=h.get("best_epoch"), outputs=[str(path)])
+    rec = start_run(out, "train-classifier", args, seed, device) if is_main() else None
+    h = train_classifier(model, tr, te, epochs, lr, batch_size=batch_size, ckpt_path=out/"train.ckpt", device=dev, seed=seed, desc=arch)
+    path = out/"model.pt"
+    if is_main():
+        save_net(model, path, arch, n_classes=n_classes, **kw); (out/"train.ckpt").unlink(missing_ok=True)
+        finish_run(out, rec, best_top1=h.get("best_top1"), best_epoch=h.get("best_epoch"), outputs=[str(path)])
     return path
 
 RUNS["train-classifier"] = run_train_classifier
@@ -511,18 +527,20 @@ def run_train_gan(out:str, # the run folder
     args = dict(locals()); out = Path(out); _need(public=public, root=root)
     if kind not in ("gmi", "kedmi"): raise ValueError(f"kind must be 'gmi' or 'kedmi', got {kind!r}")
     if kind == "kedmi" and not target: raise ValueError("a KEDMI GAN learns the target's soft labels: give --target")
+    device = process_group(device); agree(args, "the GAN's training")       # under torchrun: data-parallel (DDP)
     data = split_data(public, root, dataset, size)
     T = load_net(target, target_arch, classifier=True, device=device) if kind == "kedmi" else None
     seed_everything(seed); G = Generator(size=size, width=width)
     d_arch, d_kw = ("DGWGAN", dict(size=size, width=width)) if kind == "gmi" else (
         "MinibatchDiscriminator", dict(n_classes=T.n_classes, size=size, width=width, group_size=batch_size))
     D = build_net(d_arch, **d_kw)
-    rec = start_run(out, "train-gan", args, seed, device)
+    rec = start_run(out, "train-gan", args, seed, args["device"]) if is_main() else None
     kw = dict(batch_size=batch_size, n_critic=n_critic, lr=lr, ckpt_path=out/"train.ckpt", device=device, seed=seed)
     h = train_gmi_gan(G, D, data, epochs, **kw) if kind == "gmi" else train_kedmi_gan(G, D, T, data, epochs, **kw)
-    paths = [save_net(G, out/"G.pt", "Generator", size=size, width=width), save_net(D, out/"D.pt", d_arch, **d_kw)]
-    (out/"train.ckpt").unlink(missing_ok=True)
-    finish_run(out, rec, last_epoch={k: v[-1] for k, v in h.items() if isinstance(v, list) and v}, outputs=[str(p) for p in paths])
+    if is_main():
+        paths = [save_net(G, out/"G.pt", "Generator", size=size, width=width), save_net(D, out/"D.pt", d_arch, **d_kw)]
+        (out/"train.ckpt").unlink(missing_ok=True)
+        finish_run(out, rec, last_epoch={k: v[-1] for k, v in h.items() if isinstance(v, list) and v}, outputs=[str(p) for p in paths])
     return out/"G.pt"
 
 RUNS["train-gan"] = run_train_gan
@@ -546,15 +564,18 @@ def run_distill(out:str, # the run folder
                ) -> list[Path]:
     "Distil the target into students on a public split file; write `out/student<i>-<arch>.pt` and `out/run.json`."
     args = dict(locals()); out = Path(out); _need(target=target, public=public, root=root)
+    device = process_group(device); agree(args, "the distillation")         # under torchrun: data-parallel (DDP)
     T = load_net(target, target_arch, classifier=True, device=device); specs = parse_archs(archs, size)
     data = split_data(public, root, dataset, size)
     te = split_data(test, root, "celeba", size) if test else None
     if te is not None: _check_split_labels(te, T.n_classes)
-    rec = start_run(out, "distill", args, seed, device)
+    rec = start_run(out, "distill", args, seed, args["device"]) if is_main() else None
     students, hs = distill_students(T, data, specs, root=out/"cache", seed=seed, device=device, epochs=epochs, lr=lr,
                                     batch_size=batch_size, l2_weight=l2_weight, test_data=te)
-    paths = [save_net(s, out/f"student{i}-{a}.pt", a, n_classes=T.n_classes, **kw) for i, (s, (a, kw)) in enumerate(zip(students, specs))]
-    finish_run(out, rec, test_top1=[h["test_top1"][-1] if "test_top1" in h else None for h in hs], outputs=[str(p) for p in paths])
+    paths = [out/f"student{i}-{a}.pt" for i, (a, _) in enumerate(specs)]
+    if is_main():
+        for s, p, (a, kw) in zip(students, paths, specs): save_net(s, p, a, n_classes=T.n_classes, **kw)
+        finish_run(out, rec, test_top1=[h["test_top1"][-1] if "test_top1" in h else None for h in hs], outputs=[str(p) for p in paths])
     return paths
 
 RUNS["distill"] = run_distill
@@ -572,9 +593,11 @@ def run_preg(out:str, # the run folder
             ) -> Path:
     "Estimate P_reg of the target on a public split file; write `out/p_reg.pt` and `out/run.json`."
     args = dict(locals()); out = Path(out); _need(target=target, public=public, root=root)
+    device = process_group(device); agree(args, "P_reg")
+    if not is_main(): return out/"p_reg.pt"                   # one pass over n images: rank 0 alone
     T = load_net(target, target_arch, classifier=True, device=device)
     data = split_data(public, root, dataset, T.input_size)
-    rec = start_run(out, "preg", args, seed, device)
+    rec = start_run(out, "preg", args, seed, args["device"])
     p = PReg.estimate(T, data, n=min(n, len(data)), device=device, seed=seed).save(out/"p_reg.pt")
     finish_run(out, rec, n_images=min(n, len(data)), outputs=[str(p)])
     return p
@@ -618,20 +641,23 @@ def run_attack(out:str, # the run folder
                lam:float=1.0, # weight of the feature regulariser
                p_reg_mode:str="sample", # "sample" (the paper) or "fixed" (its mean, as the reference code)
                chunk_size:int=0, # latents per forward pass (0: all on a CPU, a memory budget on a GPU)
+               ckpt_every:int=300, # steps between checkpoints of the attack's state (a rerun resumes from the last)
                device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
                seed:int=0 # seeds the attack's noise
               ) -> Path:
     "Attack a target with GMI or KEDMI and a LOMMA variant; write `out/attack.pt`, `out/images.pt` and `out/run.json`."
     args = dict(locals()); out = Path(out); _need(target=target, G=G, D=D)
-    T, Gn, Dn, S, P, labels = attack_inputs(target, G, D, method, variant, target_arch, students, student_archs, p_reg, ids, public, device)
-    rec = start_run(out, "attack", args, seed, device)
-    r = invert(Gn, Dn, [T, *S], labels, method, variant=variant, p_reg=P, lam=lam, iters=iters, n_seeds=n_seeds, seed=seed,
-               ckpt_path=out/"attack.ckpt", device=device, p_reg_mode=p_reg_mode, chunk_size=chunk_size or None)
-    x = r.images(Gn, device)
-    save_checkpoint(dict(z=r.z, labels=r.labels, history=r.history, mu=r.mu, log_var=r.log_var), out/"attack.pt")
-    save_checkpoint(dict(images=x.mul(255).round().to(torch.uint8), labels=r.labels), out/"images.pt")
-    finish_run(out, rec, method=METHOD_NAMES[method], variant=VARIANT_NAMES[variant], public=public,
-               final_loss={k: v[-1] for k, v in r.history.items() if v}, outputs=[str(out/"attack.pt"), str(out/"images.pt")])
+    dev = process_group(device); agree(args, "the attack")     # under torchrun: the ranks share the identities
+    T, Gn, Dn, S, P, labels = attack_inputs(target, G, D, method, variant, target_arch, students, student_archs, p_reg, ids, public, dev)
+    rec = start_run(out, "attack", args, seed, device) if is_main() else None
+    r = sharded_invert(Gn, Dn, [T, *S], labels, method, variant=variant, p_reg=P, lam=lam, iters=iters, n_seeds=n_seeds, seed=seed,
+                       ckpt_path=out/"attack.ckpt", ckpt_every=ckpt_every, device=dev, p_reg_mode=p_reg_mode, chunk_size=chunk_size or None)
+    if is_main():
+        x = r.images(Gn, dev)
+        save_checkpoint(dict(z=r.z, labels=r.labels, history=r.history, mu=r.mu, log_var=r.log_var), out/"attack.pt")
+        save_checkpoint(dict(images=x.mul(255).round().to(torch.uint8), labels=r.labels), out/"images.pt")
+        finish_run(out, rec, method=METHOD_NAMES[method], variant=VARIANT_NAMES[variant], public=public,
+                   final_loss={k: v[-1] for k, v in r.history.items() if v}, outputs=[str(out/"attack.pt"), str(out/"images.pt")])
     return out/"images.pt"
 
 RUNS["attack"] = run_attack
@@ -659,6 +685,8 @@ def run_evaluate(out:str, # the run folder of the evaluation (results.json/md/cs
     "Evaluate attack run folders: top-1/top-5 (± std over samples), KNN distance, Fréchet distance; write the results."
     import matplotlib.pyplot as plt
     args = dict(locals()); out = Path(out); _need(attacks=attacks, eval_model=eval_model, private=private, root=root)
+    device = process_group(device); agree(args, "the evaluation")
+    if not is_main(): return None                                # rank 0 alone
     runs = [Path(a) for a in attacks.split(",") if a]
     recs = [read_run(a, "attack") for a in runs]
     E = load_net(eval_model, eval_arch, classifier=True, device=device)

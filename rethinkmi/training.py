@@ -13,16 +13,18 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from .core import RunDir, config_hash, default_device, load_checkpoint, progress, save_checkpoint, seed_everything
 from .data import SynthFaces
+from .distributed import ddp, epoch_seed, get_rank, get_world_size, is_main
 from .models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
 
 # %% auto #0
 __all__ = ['Batches', 'rng_state', 'set_rng_state', 'save_training_state', 'load_training_state', 'Accel', 'topk_correct',
-           'evaluate', 'train_classifier', 'plot_history', 'gradient_penalty', 'train_gmi_gan', 'soft_cross_entropy',
-           'kedmi_d_loss', 'kedmi_g_loss', 'resize_to', 'train_kedmi_gan', 'demo_root', 'DemoModels', 'demo_models']
+           'evaluate', 'lr_schedule', 'random_flip', 'train_classifier', 'plot_history', 'gradient_penalty',
+           'train_gmi_gan', 'soft_cross_entropy', 'kedmi_d_loss', 'kedmi_g_loss', 'resize_to', 'train_kedmi_gan',
+           'demo_root', 'DemoModels', 'train_stage', 'demo_models']
 
 # %% ../nbs/03_training.ipynb #1bb67869
 class Batches:
@@ -31,24 +33,36 @@ class Batches:
                  batch_size:int=64, # images per batch
                  shuffle:bool=False, # a new random order each pass (from torch's global generator)
                  drop_last:bool=False, # skip a last, smaller batch
-                 num_workers:int=0 # DataLoader workers (Dataset path only)
+                 num_workers:int=0, # DataLoader workers (Dataset path only)
+                 share:tuple[int, int]|None=None, # (rank, world): this rank's share of every epoch (`DistributedSampler`); None: all
+                 seed:int=0 # the shuffling seed of a share (with `set_epoch`, as `DistributedSampler`)
                 ):
-        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.batch_size, self.shuffle, self.drop_last, self.num_workers, self.seed = batch_size, shuffle, drop_last, num_workers, seed
+        self.share, self.epoch = (share if share and share[1] > 1 else None), 0
         if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data): self.x, self.y = data
         elif callable(getattr(data, "tensors", None)): self.x, self.y = data.tensors()
-        else:
-            self.x = None
-            self.loader = DataLoader(data, batch_size, shuffle=shuffle, drop_last=drop_last, num_workers=num_workers)
+        else: self.x, self.data = None, data
         n = len(self.x) if self.x is not None else len(data)
-        if n == 0 or (drop_last and n < batch_size):
-            raise ValueError(f"no batch of {batch_size} in a data set of {n} items" + (" (drop_last)" if drop_last else ""))
-        self.n = n
+        self.n, self.n_local = n, -(-n // self.share[1]) if self.share else n   # a share: every rank the same count (DistributedSampler pads)
+        if n == 0 or (drop_last and self.n_local < batch_size):
+            raise ValueError(f"no batch of {batch_size} in a data set of {self.n_local} items" + (" (drop_last)" if drop_last else ""))
 
-    def __len__(self): return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
+    def __len__(self): return self.n_local // self.batch_size if self.drop_last else -(-self.n_local // self.batch_size)
+    def set_epoch(self, epoch:int):
+        "The epoch about to start: it seeds the order of a share (no effect without one)."
+        self.epoch = epoch
+    def order(self) -> torch.Tensor:
+        "The indices this pass visits: the whole data (shuffled from torch's global generator), or this rank's share of the epoch."
+        if self.share is None: return torch.randperm(self.n) if self.shuffle else torch.arange(self.n)
+        s = DistributedSampler(range(self.n), num_replicas=self.share[1], rank=self.share[0], shuffle=self.shuffle, seed=self.seed)
+        s.set_epoch(self.epoch)
+        return torch.tensor(list(s))
     def __iter__(self):
-        if self.x is None: yield from self.loader; return
-        idx = torch.randperm(self.n) if self.shuffle else torch.arange(self.n)
-        for b in idx[:len(self) * self.batch_size].split(self.batch_size): yield self.x[b], self.y[b]
+        if self.x is None and self.share is None:
+            yield from DataLoader(self.data, self.batch_size, shuffle=self.shuffle, drop_last=self.drop_last, num_workers=self.num_workers); return
+        idx = self.order()[:len(self) * self.batch_size]
+        if self.x is None: yield from DataLoader(Subset(self.data, idx.tolist()), self.batch_size, num_workers=self.num_workers); return
+        for b in idx.split(self.batch_size): yield self.x[b], self.y[b]
 
 # %% ../nbs/03_training.ipynb #22b829ef
 def rng_state() -> dict:
@@ -153,13 +167,13 @@ def evaluate(model:nn.Module, # a classifier returning (features, logits)
     return dict(loss=float(loss) / n, top1=float(c1) / n, top5=float(c5) / n)
 
 # %% ../nbs/03_training.ipynb #df0c9416
-def _scheduler(opt, schedule:str, lr:float, total:int):
+def lr_schedule(opt, schedule:str, lr:float, total:int):
     "The learning-rate schedule: one-cycle or cosine over `total` steps."
     if schedule == "onecycle": return torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=total)
     if schedule == "cosine": return torch.optim.lr_scheduler.CosineAnnealingLR(opt, total)
     raise ValueError(f"schedule must be 'onecycle' or 'cosine', got {schedule!r}")
 
-def _flip(x:torch.Tensor) -> torch.Tensor:
+def random_flip(x:torch.Tensor) -> torch.Tensor:
     "Mirror each image of the batch left-right with probability 1/2."
     return torch.where(torch.rand(len(x), 1, 1, 1, device=x.device) < 0.5, x.flip(3), x)
 
@@ -170,7 +184,7 @@ def _classifier_epoch(model, opt, sched, batches, acc:Accel, flip:bool, bar) -> 
     loss_sum, correct, n = 0., 0, 0
     for x, y in batches:
         x, y = acc.batch(x), y.to(acc.device)
-        if flip: x = _flip(x)
+        if flip: x = random_flip(x)
         with acc.autocast(): logits = model(x)[1]
         loss = F.cross_entropy(logits.float(), y)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
@@ -198,13 +212,13 @@ def train_classifier(model:nn.Module, # a classifier returning (features, logits
                      desc:str="classifier" # progress bar label
                     ) -> dict:
     "Train `model` with SGD + momentum and a schedule; keep the best epoch's weights by test top-1; return the history."
-    acc = Accel.make(device, amp, channels_last); acc.model(model)
-    batches = Batches(train_data, batch_size, shuffle=True)
+    acc = Accel.make(device, amp, channels_last); acc.model(model); net = ddp(model)
+    batches = Batches(train_data, batch_size, shuffle=True, share=(get_rank(), get_world_size()), seed=seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
-    sched = _scheduler(opt, schedule, lr, epochs * len(batches))
+    sched = lr_schedule(opt, schedule, lr, epochs * len(batches))
     config = dict(trainer="classifier", epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, weight_decay=weight_decay,
-                  schedule=schedule, flip=flip, n_train=batches.n, seed=seed)
+                  schedule=schedule, flip=flip, n_train=batches.n, seed=seed, world=get_world_size())
     seed_everything(seed)
     ck = load_training_state(ckpt_path, config, model=model, opt=opt, sched=sched)
     start, h = (ck["epoch"], ck["history"]) if ck else (0, {})
@@ -213,7 +227,8 @@ def train_classifier(model:nn.Module, # a classifier returning (features, logits
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
         row = dict(epoch=epoch + 1, lr=sched.get_last_lr()[0])
-        row["train_loss"], row["train_acc"] = _classifier_epoch(model, opt, sched, batches, acc, flip, bar)
+        batches.set_epoch(epoch); epoch_seed(seed, epoch)
+        row["train_loss"], row["train_acc"] = _classifier_epoch(net, opt, sched, batches, acc, flip, bar)
         if test_data is not None:
             r = evaluate(model, test_data, device=acc.device, amp=acc.amp)
             row.update(test_loss=r["loss"], test_top1=r["top1"], test_top5=r["top5"])
@@ -221,7 +236,7 @@ def train_classifier(model:nn.Module, # a classifier returning (features, logits
         row["seconds"] = time.perf_counter() - t0
         for k, v in row.items(): h.setdefault(k, []).append(v)
         bar.set_postfix({k: f"{row[k]:.3g}" for k in ("train_loss", "test_top1") if k in row})
-        if ckpt_path is not None: save_training_state(ckpt_path, epoch + 1, h, config, model=model, opt=opt, sched=sched, best=best)
+        if ckpt_path is not None and is_main(): save_training_state(ckpt_path, epoch + 1, h, config, model=model, opt=opt, sched=sched, best=best)
         if callback is not None: callback(epoch + 1, h)
     bar.close()
     if best["state"] is not None: model.load_state_dict(best["state"])
@@ -262,25 +277,26 @@ def gradient_penalty(D:nn.Module, # the critic, one score per image
 def _adam(m, lr, betas): return torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr, betas=betas)
 
 def _train_gan(G, D, public_data, epochs, step_fn, config, batch_size, lr, betas, ckpt_path, acc:Accel, seed, callback, desc) -> dict:
-    "The GAN loop: `step_fn(x, step, opt_g, opt_d)` -> dict of scalar tensors, averaged per epoch into the history."
-    acc.model(G).train(); acc.model(D).train()
-    batches = Batches(public_data, batch_size, shuffle=True, drop_last=True)
+    "The GAN loop: `step_fn(x, step, opt_g, opt_d, G, D)` -> dict of scalar tensors, averaged per epoch into the history."
+    acc.model(G).train(); acc.model(D).train(); Gw, Dw = ddp(G), ddp(D)   # under torchrun, steps train through DDP wrappers
+    batches = Batches(public_data, batch_size, shuffle=True, drop_last=True, share=(get_rank(), get_world_size()), seed=seed)
     opt_g, opt_d = _adam(G, lr, betas), _adam(D, lr, betas)
-    config = dict(config, lr=lr, betas=list(betas), batch_size=batch_size, n_public=batches.n, seed=seed)  # not epochs: a run can be extended
+    config = dict(config, lr=lr, betas=list(betas), batch_size=batch_size, n_public=batches.n, seed=seed, world=get_world_size())  # not epochs: a run can be extended
     seed_everything(seed)
     ck = load_training_state(ckpt_path, config, G=G, D=D, opt_g=opt_g, opt_d=opt_d)
     start, h = (ck["epoch"], ck["history"]) if ck else (0, {})
     bar = progress(total=epochs * len(batches), initial=start * len(batches), desc=desc)
     for epoch in range(start, epochs):
         t0, sums = time.perf_counter(), {}
+        batches.set_epoch(epoch); epoch_seed(seed, epoch)
         for i, (x, _) in enumerate(batches):
-            out = step_fn(acc.batch(x), epoch * len(batches) + i, opt_g, opt_d)
+            out = step_fn(acc.batch(x), epoch * len(batches) + i, opt_g, opt_d, Gw, Dw)
             for k, v in out.items(): sums[k] = sums.get(k, 0.) + v.detach().float()
             bar.update()
         row = dict(epoch=epoch + 1, **{k: float(v) / len(batches) for k, v in sums.items()}, seconds=time.perf_counter() - t0)
         for k, v in row.items(): h.setdefault(k, []).append(v)
         bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k.endswith("loss")})
-        if ckpt_path is not None: save_training_state(ckpt_path, epoch + 1, h, config, G=G, D=D, opt_g=opt_g, opt_d=opt_d)
+        if ckpt_path is not None and is_main(): save_training_state(ckpt_path, epoch + 1, h, config, G=G, D=D, opt_g=opt_g, opt_d=opt_d)
         if callback is not None: callback(epoch + 1, h)
     bar.close(); G.eval(); D.eval()
     return h
@@ -305,19 +321,19 @@ def train_gmi_gan(G:Generator, # the generator, trained in place
                  ) -> dict:
     "Train a GMI generator and critic as a WGAN-GP on public images; return the history (G and D end in eval mode)."
     acc = Accel.make(device, amp, channels_last)
-    def step(x, i, opt_g, opt_d):
+    def step(x, i, opt_g, opt_d, Gw, Dw):
         z = torch.randn(len(x), G.z_dim, device=acc.device)
         with torch.no_grad(), acc.autocast(): fake = G(z)
         with acc.autocast():
-            s_real, s_fake = D(x).float(), D(fake).float()
-            gp = gradient_penalty(D, x, fake)
+            s_real, s_fake = Dw(x).float(), Dw(fake).float()
+            gp = gradient_penalty(Dw, x, fake)
         wd = s_real.mean() - s_fake.mean()
         d_loss = -wd + gp_weight * gp
         opt_d.zero_grad(set_to_none=True); d_loss.backward(); opt_d.step()
         out = dict(d_loss=d_loss, wasserstein=wd, gp=gp, g_loss=torch.zeros((), device=acc.device))
         if (i + 1) % n_critic == 0:
             D.requires_grad_(False)
-            with acc.autocast(): g_loss = -D(G(torch.randn(len(x), G.z_dim, device=acc.device))).float().mean()
+            with acc.autocast(): g_loss = -D(Gw(torch.randn(len(x), G.z_dim, device=acc.device))).float().mean()
             opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
             D.requires_grad_(True)
             out["g_loss"] = g_loss * n_critic
@@ -390,11 +406,11 @@ def train_kedmi_gan(G:Generator, # the generator, trained in place
     acc = Accel.make(device, amp, channels_last)
     was = target.training; acc.model(target).eval()
     t_size = getattr(target, "input_size", None)
-    def step(x, i, opt_g, opt_d):
+    def step(x, i, opt_g, opt_d, Gw, Dw):
         with torch.no_grad(), acc.autocast(): p = target(resize_to(x, t_size) if t_size else x)[1].float().softmax(1)
         z = torch.randn(len(x), G.z_dim, device=acc.device)
         with torch.no_grad(), acc.autocast(): fake = G(z)
-        with acc.autocast(): l_real, l_fake = D(x)[1].float(), D(fake)[1].float()
+        with acc.autocast(): l_real, l_fake = Dw(x)[1].float(), Dw(fake)[1].float()
         d_loss, sup, unsup = kedmi_d_loss(l_real, l_fake, p, w_unsup)
         opt_d.zero_grad(set_to_none=True); d_loss.backward(); opt_d.step()
         zero = torch.zeros((), device=acc.device)
@@ -402,7 +418,7 @@ def train_kedmi_gan(G:Generator, # the generator, trained in place
         if (i + 1) % n_critic == 0:
             D.requires_grad_(False)
             with torch.no_grad(), acc.autocast(): f_real = D(x)[0].float()
-            with acc.autocast(): f_fake, l_fake = (t.float() for t in D(G(torch.randn(len(x), G.z_dim, device=acc.device))))
+            with acc.autocast(): f_fake, l_fake = (t.float() for t in D(Gw(torch.randn(len(x), G.z_dim, device=acc.device))))
             g_loss, fm, _ = kedmi_g_loss(f_fake, f_real, l_fake, w_ent)
             opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
             D.requires_grad_(True)
@@ -447,14 +463,14 @@ class DemoModels:
         return cache[style]
 
 # %% ../nbs/03_training.ipynb #fe75b432
-def _stage(run:RunDir, name:str, cfg:dict, train:Callable[[Path], dict], models:dict) -> dict:
+def train_stage(run:RunDir, name:str, cfg:dict, train:Callable[[Path], dict], models:dict) -> dict:
     "Load `models`' weights for stage `name` from `run`, training them first (resumably) if they are not stored."
     ckpt = run.path(name, cfg, "ckpt")
     def make():
         h = train(ckpt)
         return dict(history=h, **{k: m.state_dict() for k, m in models.items()})
-    art = run.cached(name, cfg, make)
-    ckpt.unlink(missing_ok=True)
+    art = run.cached(name, cfg, make, write=is_main())
+    if is_main(): ckpt.unlink(missing_ok=True)
     for k, m in models.items(): m.load_state_dict(art[k])
     return art["history"]
 
@@ -494,19 +510,19 @@ def demo_models(root:str|Path|None=None, # run folder; `None`: see `demo_root`
     for role, (arch, width) in (("target", target), ("evaluation", evaluation)):
         seed_everything(seed); m = build_classifier(arch, n_ids, width=width, input_size=size)
         cfg = dict(clf_cfg, arch=arch, width=width)
-        d.histories[role] = _stage(run, role, cfg, lambda ck: train_classifier(m, d.train, d.test, clf_epochs, clf_lr, ckpt_path=ck,
+        d.histories[role] = train_stage(run, role, cfg, lambda ck: train_classifier(m, d.train, d.test, clf_epochs, clf_lr, ckpt_path=ck,
                                    device=dev, seed=seed, desc=role), {"model": m})
         setattr(d, role, m.to(dev).eval())
     gan_cfg = dict(c, seed=seed, width=gan_width, lr=gan_lr, batch=gan_batch)
     for style in styles:
         seed_everything(seed); G, D = Generator(size=size, width=gan_width), DGWGAN(size, gan_width)
         cfg = dict(gan_cfg, style=style, epochs=gmi_epochs, n_critic=gmi_n_critic)
-        d.histories[f"gmi-{style}"] = _stage(run, f"gmi-{style}", cfg, lambda ck: train_gmi_gan(G, D, d.public(style), gmi_epochs, gan_lr,
+        d.histories[f"gmi-{style}"] = train_stage(run, f"gmi-{style}", cfg, lambda ck: train_gmi_gan(G, D, d.public(style), gmi_epochs, gan_lr,
             batch_size=gan_batch, n_critic=gmi_n_critic, ckpt_path=ck, device=dev, seed=seed, desc=f"GMI GAN {style}"), {"G": G, "D": D})
         d.gmi[style] = (G.to(dev).eval(), D.to(dev).eval())
         seed_everything(seed); G, D = Generator(size=size, width=gan_width), MinibatchDiscriminator(n_ids, size, gan_width, gan_batch)
         cfg = dict(gan_cfg, style=style, epochs=kedmi_epochs, n_critic=kedmi_n_critic, target=config_hash(dict(clf_cfg, arch=target[0], width=target[1])))
-        d.histories[f"kedmi-{style}"] = _stage(run, f"kedmi-{style}", cfg, lambda ck: train_kedmi_gan(G, D, d.target, d.public(style), kedmi_epochs,
+        d.histories[f"kedmi-{style}"] = train_stage(run, f"kedmi-{style}", cfg, lambda ck: train_kedmi_gan(G, D, d.target, d.public(style), kedmi_epochs,
             gan_lr, batch_size=gan_batch, n_critic=kedmi_n_critic, ckpt_path=ck, device=dev, seed=seed, desc=f"KEDMI GAN {style}"), {"G": G, "D": D})
         d.kedmi[style] = (G.to(dev).eval(), D.to(dev).eval())
     return d

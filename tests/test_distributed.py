@@ -1,0 +1,170 @@
+"""Runs under torchrun with 2 CPU processes (gloo): identity-sharded attacks give the results of one process, a
+killed rank's run finishes when started again (recomputing only what is missing), ranks that disagree stop with a
+clear message, and data-parallel (DDP) training writes rank 0's outputs and resumes exactly."""
+import os, signal, subprocess, sys, time
+from pathlib import Path
+
+import pytest
+import torch
+
+from rethinkmi.core import load_checkpoint
+from rethinkmi.experiment import fake_celeba, save_net
+from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
+from rethinkmi.preg import PReg
+
+ENV = {**os.environ, "RETHINKMI_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
+
+
+def torchrun_cmd(nproc:int, *args) -> list[str]:
+    "`torchrun --standalone --nproc_per_node=nproc -m rethinkmi.cli <args>` (standalone: a free port of its own)."
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc), "-m", "rethinkmi.cli", *map(str, args)]
+
+
+def torchrun(nproc:int, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(torchrun_cmd(nproc, *args), env=ENV, capture_output=True, text=True, timeout=600)
+
+
+def single(*args) -> subprocess.CompletedProcess:
+    "The same command in one plain process (no torchrun)."
+    return subprocess.run([sys.executable, "-m", "rethinkmi.cli", *map(str, args)], env=ENV, capture_output=True, text=True, timeout=600)
+
+
+def done(p:subprocess.CompletedProcess):
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def nets(tmp_path_factory) -> Path:
+    "A tiny target, student, P_reg, GMI critic and KEDMI discriminator (groups of 4), saved as the CLI reads them."
+    r = tmp_path_factory.mktemp("nets"); torch.manual_seed(0)
+    T = build_classifier("tiny_vgg", 10, width=4, input_size=32)
+    save_net(T, r/"T.pt", "tiny_vgg", n_classes=10, width=4, input_size=32)
+    save_net(build_classifier("tiny_student", 10, width=4, input_size=32), r/"S.pt", "tiny_student", n_classes=10, width=4, input_size=32)
+    save_net(Generator(size=32, width=8), r/"G.pt", "Generator", size=32, width=8)
+    save_net(DGWGAN(size=32, width=8), r/"D.pt", "DGWGAN", size=32, width=8)
+    save_net(MinibatchDiscriminator(10, 32, 8, 4), r/"DK.pt", "MinibatchDiscriminator", n_classes=10, size=32, width=8, group_size=4)
+    PReg(torch.zeros(T.feat_dim), torch.ones(T.feat_dim)).save(r/"P.pt")
+    return r
+
+
+def attack_args(nets:Path, method:str, variant:str="baseline", iters:int=20, ids:str="0-5") -> list:
+    D = nets/("D.pt" if method == "gmi" else "DK.pt")
+    extra = ["--students", nets/"S.pt", "--p_reg", nets/"P.pt"] if variant != "baseline" else []
+    return ["--target", nets/"T.pt", "--G", nets/"G.pt", "--D", D, "--method", method, "--variant", variant, "--ids", ids,
+            "--n_seeds", 2, "--iters", iters, "--device", "cpu", *extra]
+
+
+def same_attack(a:Path, b:Path):
+    "Two attack run folders hold the same results: latents (and KEDMI's distributions) and loss history to float rounding."
+    x, y = (load_checkpoint(p/"attack.pt", unwrap=False) for p in (a, b))
+    assert torch.equal(x["labels"], y["labels"]) and x["history"]["step"] == y["history"]["step"]
+    torch.testing.assert_close(x["z"], y["z"], atol=1e-5, rtol=0)
+    if x["mu"] is not None: torch.testing.assert_close(x["mu"], y["mu"], atol=1e-5, rtol=0)
+    for k in ("prior", "identity", "loss"): torch.testing.assert_close(torch.tensor(x["history"][k]), torch.tensor(y["history"][k]), rtol=1e-5, atol=1e-5)
+    ix, iy = (load_checkpoint(p/"images.pt", unwrap=False)["images"] for p in (a, b))
+    assert ix.shape == iy.shape and (ix.int() - iy.int()).abs().max() <= 1
+
+
+@pytest.mark.parametrize("method,variant", [("gmi", "lomma"), ("kedmi", "baseline")])
+def test_torchrun_attack_equals_single_process(nets, tmp_path, method, variant):
+    args = attack_args(nets, method, variant)
+    done(single("attack", tmp_path/"one", *args))
+    done(torchrun(2, "attack", tmp_path/"two", *args))
+    same_attack(tmp_path/"one", tmp_path/"two")
+    assert sorted(p.name for p in (tmp_path/"two").glob("*.ckpt")) == ["attack.shard0of2.ckpt", "attack.shard1of2.ckpt"]
+
+
+def test_torchrun_rerun_recomputes_only_the_missing_shard(nets, tmp_path):
+    args = attack_args(nets, "gmi")
+    done(torchrun(2, "attack", tmp_path/"run", *args))
+    first = load_checkpoint(tmp_path/"run/attack.pt", unwrap=False)["z"]
+    s0, s1 = tmp_path/"run/attack.shard0of2.ckpt", tmp_path/"run/attack.shard1of2.ckpt"
+    for p in (s1, tmp_path/"run/attack.pt", tmp_path/"run/images.pt"): p.unlink()
+    t0 = s0.stat().st_mtime_ns
+    done(torchrun(2, "attack", tmp_path/"run", *args))
+    assert s0.stat().st_mtime_ns == t0 and s1.exists()        # rank 0's finished share was reused, rank 1's recomputed
+    assert torch.equal(load_checkpoint(tmp_path/"run/attack.pt", unwrap=False)["z"], first)
+
+
+def _worker_pid(rank:int, marker:str) -> int|None:
+    "The pid of the torchrun worker of `rank` whose command line contains `marker` (Linux /proc)."
+    for d in Path("/proc").glob("[0-9]*"):
+        try: env, cmd = (d/"environ").read_bytes().split(b"\0"), (d/"cmdline").read_bytes()
+        except OSError: continue
+        if f"RANK={rank}".encode() in env and "TORCHELASTIC_RUN_ID" in str(env) and marker.encode() in cmd: return int(d.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the rank's process through /proc")
+def test_torchrun_killed_rank_then_rerun_completes(nets, tmp_path):
+    args = [*attack_args(nets, "gmi", iters=1500), "--ckpt_every", 10]
+    out = tmp_path/"run"
+    p = subprocess.Popen(torchrun_cmd(2, "attack", out, *args), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    shard1, t_end = out/"attack.shard1of2.ckpt", time.time() + 120
+    while not shard1.exists() and p.poll() is None and time.time() < t_end: time.sleep(0.02)
+    pid = _worker_pid(1, str(out))
+    assert shard1.exists() and pid is not None, "rank 1 never wrote a checkpoint"
+    os.kill(pid, signal.SIGKILL)                              # rank 1 dies mid-attack; torchrun stops rank 0
+    log, _ = p.communicate(timeout=120)
+    assert p.returncode != 0 and not (out/"attack.pt").exists(), log[-2000:]
+    step = load_checkpoint(shard1, unwrap=False)["step"]
+    assert 0 < step < 1500                                    # what rank 1 had saved before dying
+    done(torchrun(2, "attack", out, *args))                  # the same command again: each rank resumes its share
+    done(single("attack", tmp_path/"one", *args))
+    same_attack(tmp_path/"one", out)
+
+
+def test_distributed_ranks_disagree(nets, tmp_path):
+    "Two ranks started with different --iters (by hand, as torchrun would start them): both stop with one clear line."
+    env = {**ENV, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(29400 + os.getpid() % 500), "WORLD_SIZE": "2"}
+    procs = [subprocess.Popen([sys.executable, "-m", "rethinkmi.cli", "attack", tmp_path/"run", *map(str, attack_args(nets, "gmi", iters=it))],
+                              env={**env, "RANK": str(r), "LOCAL_RANK": str(r)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for r, it in ((0, 10), (1, 12))]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (o, e) in zip(procs, outs):
+        assert p.returncode == 1, o + e
+        assert "the 2 ranks disagree on the configuration of the attack: iters: rank 0 10, rank 1 12" in e and "Traceback" not in e
+    assert not (tmp_path/"run/attack.pt").exists()
+
+
+@pytest.fixture(scope="module")
+def celeba(tmp_path_factory) -> Path:
+    return fake_celeba(tmp_path_factory.mktemp("celeba"), n_ids=4, per_id=9, n_public=32)
+
+
+def train_args(data:Path, epochs:int) -> list:
+    return ["--train", data/"train.txt", "--test", data/"test.txt", "--root", data, "--arch", "tiny_vgg", "--n_classes", 4,
+            "--width", 4, "--size", 32, "--epochs", epochs, "--batch_size", 2, "--device", "cpu"]
+
+
+def test_torchrun_ddp_training_writes_rank0_outputs(celeba, tmp_path):
+    "Classifier, GMI and KEDMI GANs and a student, each trained data-parallel by 2 ranks; rank 0 writes one set of outputs."
+    done(torchrun(2, "train-classifier", tmp_path/"clf", *train_args(celeba, 2)))
+    gan = ["--public", celeba/"public.txt", "--root", celeba, "--size", 32, "--width", 4, "--epochs", 1, "--batch_size", 4, "--n_critic", 2, "--device", "cpu"]
+    done(torchrun(2, "train-gan", tmp_path/"gmi", "--kind", "gmi", *gan))
+    done(torchrun(2, "train-gan", tmp_path/"kedmi", "--kind", "kedmi", "--target", tmp_path/"clf/model.pt", *gan))
+    done(torchrun(2, "distill", tmp_path/"st", "--target", tmp_path/"clf/model.pt", "--public", celeba/"public.txt", "--root", celeba,
+                  "--archs", "tiny_student:4", "--size", 32, "--epochs", 1, "--batch_size", 4, "--device", "cpu"))
+    for d, files in (("clf", ["model.pt"]), ("gmi", ["D.pt", "G.pt"]), ("kedmi", ["D.pt", "G.pt"]), ("st", ["student0-tiny_student.pt"])):
+        assert sorted(p.name for p in (tmp_path/d).glob("*.pt")) == files and not list((tmp_path/d).glob("*.ckpt"))
+        assert '"status": "done"' in (tmp_path/d/"run.json").read_text()
+    assert not list(tmp_path.glob("**/previous-runs"))        # run.json written once, by rank 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the rank's process through /proc")
+def test_torchrun_ddp_training_resumes_after_a_killed_rank(celeba, tmp_path):
+    args = train_args(celeba, 40)
+    done(torchrun(2, "train-classifier", tmp_path/"whole", *args))
+    out = tmp_path/"cut"
+    p = subprocess.Popen(torchrun_cmd(2, "train-classifier", out, *args), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ck, t_end = out/"train.ckpt", time.time() + 120
+    while not ck.exists() and p.poll() is None and time.time() < t_end: time.sleep(0.02)
+    pid = _worker_pid(1, str(out))
+    assert ck.exists() and pid is not None, "no epoch checkpoint appeared"
+    os.kill(pid, signal.SIGKILL)
+    log, _ = p.communicate(timeout=120)
+    assert p.returncode != 0 and not (out/"model.pt").exists(), log[-2000:]
+    assert 0 < load_checkpoint(ck, unwrap=False)["epoch"] < 40
+    done(torchrun(2, "train-classifier", out, *args))        # resumes from rank 0's last epoch checkpoint
+    a, b = (load_checkpoint(d/"model.pt") for d in (tmp_path/"whole", out))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
