@@ -20,7 +20,7 @@ from .training import resize_to
 __all__ = ['FID_WEIGHTS', 'TV_INCEPTION_WEIGHTS', 'topk_hits', 'attack_accuracy', 'embed_images', 'evaluate_images',
            'knn_distance', 'tensors_hash', 'weights_hash', 'private_features', 'frechet_distance', 'InceptionPool',
            'inception_pool', 'feature_extractor', 'fid', 'prdc', 'evaluate_attack', 'ResultsTable', 'plus_minus',
-           'reconstruction_grid']
+           'framed', 'reconstruction_grid']
 
 # %% ../nbs/08_evaluation.ipynb #3ecab28f
 def _check_matrix(x, # features or logits: an (N, d) array-like of floats
@@ -443,7 +443,10 @@ def from_json(cls:ResultsTable, path:str|Path) -> ResultsTable:
     return cls([{k: math.nan if v is None else v for k, v in r.items()} for r in json.loads(Path(path).read_text())])
 
 # %% ../nbs/08_evaluation.ipynb #367f746a
-def _framed(x:Tensor, colour:Sequence[float], p:int) -> Tensor:
+def framed(x:Tensor, # (N, 3, S, S) images in [0, 1]
+           colour:Sequence[float], # RGB of the border, in [0, 1]
+           p:int # border width in pixels
+          ) -> Tensor:
     "Images `x` (N x 3 x S x S) inside a border of `p` pixels of `colour`."
     out = torch.tensor(colour, dtype=x.dtype)[None, :, None, None].repeat(len(x), 1, x.shape[2] + 2 * p, x.shape[3] + 2 * p)
     out[:, :, p:p + x.shape[2], p:p + x.shape[3]] = x
@@ -474,9 +477,9 @@ def reconstruction_grid(private_images:Tensor, # M x 3 x H x W private images in
     s, p = images.shape[-1], max(1, images.shape[-1] // 16); t = s + 2 * p
     rows = []
     for i in ids:  # a handful of rows to draw
-        priv = _framed(resize_to(to01(private_images[private_labels == i][:n_private]), s), (1., 1., 1.), p)
+        priv = framed(resize_to(to01(private_images[private_labels == i][:n_private]), s), (1., 1., 1.), p)
         sel = (labels == i).nonzero()[:n_fake, 0]
-        fakes = torch.cat([_framed(to01(images[j:j + 1]), (0.1, 0.7, 0.2) if correct[j] else (0.85, 0.1, 0.1), p) for j in sel.tolist()] or [torch.ones(0, 3, t, t)])
+        fakes = torch.cat([framed(to01(images[j:j + 1]), (0.1, 0.7, 0.2) if correct[j] else (0.85, 0.1, 0.1), p) for j in sel.tolist()] or [torch.ones(0, 3, t, t)])
         rows.append(torch.cat([_row(priv, n_private, t), torch.ones(3, t, t // 2), _row(fakes, n_fake, t)], 2))
     canvas = torch.cat(rows, 1).clamp(0, 1)
     fig, ax = plt.subplots(figsize=(canvas.shape[2] / t * imsize, canvas.shape[1] / t * imsize + 0.3), dpi=dpi)
