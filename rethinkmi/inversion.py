@@ -210,7 +210,8 @@ def references(self:Inversion, sl:slice, t:int) -> Tensor|None:
     "P_reg references of slice `sl` at step `t`: draws keyed by latent and step ('sample'), or the mean ('fixed')."
     if self.p_reg is None: return None
     if self.p_reg_mode == "fixed": return self.p_reg.fixed(len(self.y[sl]))
-    return self.p_reg.mean + self.p_reg.std * counter_normal(counter_key(self.key[sl], _PREG, t), self.p_reg.d)
+    n = len(self.y[sl])
+    return self.p_reg.sample(n, eps=counter_normal(counter_key(self.key[sl], _PREG, t), self.p_reg.d))
 
 # %% ../nbs/07_inversion.ipynb #ea89e8ed
 @patch

@@ -40,12 +40,15 @@ class PReg:
 # %% ../nbs/05_preg.ipynb #e4fa285d
 @patch
 def sample(self:PReg, n:int, # how many reference vectors
-           generator:torch.Generator|None=None # source of randomness (its device is used for drawing); None: torch's global one
+           generator:torch.Generator|None=None, # source of randomness (its device is used for drawing); None: torch's global one
+           eps:Tensor|None=None # (n, d) standard normal noise to use instead of drawing it (e.g. counter-based noise)
           ) -> Tensor:
     "`n` fresh draws $\\mu + s \\odot \\epsilon$, $\\epsilon \\sim \\mathcal{N}(0, I)$, shape (n, d): the paper's choice."
-    dev = self.mean.device if generator is None else generator.device
-    eps = torch.randn(n, self.d, generator=generator, device=dev).to(self.mean.device)
-    return self.mean + self.std * eps
+    if eps is None:
+        dev = self.mean.device if generator is None else generator.device
+        eps = torch.randn(n, self.d, generator=generator, device=dev)
+    elif eps.shape != (n, self.d): raise ValueError(f"eps must have shape ({n}, {self.d}), got {tuple(eps.shape)}")
+    return self.mean + self.std * eps.to(self.mean.device)
 
 # %% ../nbs/05_preg.ipynb #3dbcb301
 @patch
