@@ -27,6 +27,18 @@ def test_notebook_under_1mb(nb):
     size = nb.stat().st_size
     assert size <= 1_000_000, f"{nb.name} is {size/1e6:.2f} MB: save smaller figures (dpi 60-70) or fewer outputs"
 
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_docs_build_runs_no_test_or_slow_cell(nb):
+    "nbdev_docs executes every cell holding an import (for show_doc); a cell that also runs code (a test, a slow demo) must not hold one."
+    import warnings
+    from nbdev.process import NBProcessor
+    from nbdev.processors import _do_eval
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        for c in NBProcessor(nb, procs=[]).nb.cells: _do_eval(c)
+    mixed = [str(x.message).split("---")[1].strip().splitlines()[0] for x in w if "imports and other code" in str(x.message)]
+    assert not mixed, f"{nb.name}: move the imports of these cells to the notebook's import cell: {mixed}"
+
 def test_one_quarto_config():
     link, top = NBS/"_quarto.yml", ROOT/"_quarto.yml"
     assert link.is_symlink() and os.readlink(link) == "../_quarto.yml", "nbs/_quarto.yml must be a symlink to ../_quarto.yml"

@@ -257,14 +257,14 @@ class Site:
                 self.default_exp = P._default_exp(self.nb)
             def __call__(self, cell):
                 if cell.cell_type != "code": return
-                if getattr(self.nb, "has_docs_", None):  # what nbdev_docs would execute: flag cells it should not
+                if getattr(self.nb, "has_docs_", None):  # what nbdev_docs would execute: a slow or test cell there breaks the site build
                     with warnings.catch_warnings(record=True) as w:
                         warnings.simplefilter("always")
                         try: P._do_eval(cell)
                         except Exception: pass
                     if w:
                         first = next((l for l in cell.source.splitlines() if l.strip() and not l.startswith("#|")), "")
-                        site.warnings.append(f"{rel}: nbdev_docs (quarto) executes this cell, as it mixes imports with other code "
+                        site.errors.append(f"{rel}: nbdev_docs (quarto) would execute this cell, as it mixes imports with other code "
                                              f"(nbdev FAQ; move the imports to an import cell): {first.strip()[:70]}")
                 if not P._is_showdoc(cell): return
                 calls = _showdoc_calls(split_options(cell.source)[1])
