@@ -95,18 +95,25 @@ def _worker_pid(rank:int, marker:str) -> int|None:
     return None
 
 
+def kill_rank1_after(command:str, out:Path, args:list, ckpt:Path):
+    "Start `torchrun -m rethinkmi.cli <command> out args` with 2 ranks, SIGKILL rank 1 once `ckpt` exists; the failed run's log."
+    p = subprocess.Popen(torchrun_cmd(2, command, out, *args), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    t_end = time.time() + 120
+    while not ckpt.exists() and p.poll() is None and time.time() < t_end: time.sleep(0.02)
+    pid = _worker_pid(1, str(out))
+    assert ckpt.exists() and pid is not None, f"no {ckpt.name} appeared while rank 1 ran"
+    os.kill(pid, signal.SIGKILL)                              # rank 1 dies mid-run; torchrun then stops rank 0
+    log, _ = p.communicate(timeout=120)
+    assert p.returncode != 0, log[-2000:]
+    return log
+
+
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the rank's process through /proc")
 def test_torchrun_killed_rank_then_rerun_completes(nets, tmp_path):
     args = [*attack_args(nets, "gmi", iters=1500), "--ckpt_every", 10]
-    out = tmp_path/"run"
-    p = subprocess.Popen(torchrun_cmd(2, "attack", out, *args), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    shard1, t_end = out/"attack.shard1of2.ckpt", time.time() + 120
-    while not shard1.exists() and p.poll() is None and time.time() < t_end: time.sleep(0.02)
-    pid = _worker_pid(1, str(out))
-    assert shard1.exists() and pid is not None, "rank 1 never wrote a checkpoint"
-    os.kill(pid, signal.SIGKILL)                              # rank 1 dies mid-attack; torchrun stops rank 0
-    log, _ = p.communicate(timeout=120)
-    assert p.returncode != 0 and not (out/"attack.pt").exists(), log[-2000:]
+    out = tmp_path/"run"; shard1 = out/"attack.shard1of2.ckpt"
+    kill_rank1_after("attack", out, args, shard1)
+    assert not (out/"attack.pt").exists()
     step = load_checkpoint(shard1, unwrap=False)["step"]
     assert 0 < step < 1500                                    # what rank 1 had saved before dying
     done(torchrun(2, "attack", out, *args))                  # the same command again: each rank resumes its share
@@ -155,15 +162,9 @@ def test_torchrun_ddp_training_writes_rank0_outputs(celeba, tmp_path):
 def test_torchrun_ddp_training_resumes_after_a_killed_rank(celeba, tmp_path):
     args = train_args(celeba, 40)
     done(torchrun(2, "train-classifier", tmp_path/"whole", *args))
-    out = tmp_path/"cut"
-    p = subprocess.Popen(torchrun_cmd(2, "train-classifier", out, *args), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ck, t_end = out/"train.ckpt", time.time() + 120
-    while not ck.exists() and p.poll() is None and time.time() < t_end: time.sleep(0.02)
-    pid = _worker_pid(1, str(out))
-    assert ck.exists() and pid is not None, "no epoch checkpoint appeared"
-    os.kill(pid, signal.SIGKILL)
-    log, _ = p.communicate(timeout=120)
-    assert p.returncode != 0 and not (out/"model.pt").exists(), log[-2000:]
+    out = tmp_path/"cut"; ck = out/"train.ckpt"
+    kill_rank1_after("train-classifier", out, args, ck)
+    assert not (out/"model.pt").exists()
     assert 0 < load_checkpoint(ck, unwrap=False)["epoch"] < 40
     done(torchrun(2, "train-classifier", out, *args))        # resumes from rank 0's last epoch checkpoint
     a, b = (load_checkpoint(d/"model.pt") for d in (tmp_path/"whole", out))
