@@ -94,7 +94,11 @@ def config_hash(config:Mapping, # JSON-able settings of a stage (paths, numbers,
 # %% ../nbs/00_core.ipynb #7447d1b3
 class RunDir:
     "A folder of cached stage artefacts, each stored under `<stage>-<config hash>.pt` with its configuration beside it as JSON."
-    def __init__(self, root:str|Path): self.root = Path(root); self.root.mkdir(parents=True, exist_ok=True)
+    def __init__(self, root:str|Path, # the folder (created unless `read_only`)
+                 read_only:bool=False # only load stored artefacts: a missing one is an error, never recomputed
+                ):
+        self.root, self.read_only = Path(root), read_only
+        if not read_only: self.root.mkdir(parents=True, exist_ok=True)
     def __repr__(self): return f"RunDir({str(self.root)!r})"
 
     def path(self, stage:str, config:Mapping, ext:str="pt") -> Path:
@@ -109,6 +113,8 @@ class RunDir:
         "The stored artefact of `stage` for `config`, computed with `make()` and saved first if missing."
         p = self.path(stage, config)
         if p.exists(): return load_checkpoint(p, unwrap=False)
+        if self.read_only: raise FileNotFoundError(f"{p}: missing from the finished run (deleted, or made with other settings); "
+                                                   "this run folder is opened read-only, so nothing is recomputed")
         obj = make()
         if not write: return obj
         save_checkpoint(obj, p)

@@ -14,7 +14,7 @@ from fastcore.meta import delegates
 from torch import Tensor
 
 from .core import RunDir, default_device, progress, seed_everything
-from .distributed import ddp, epoch_seed, get_rank, get_world_size, is_main
+from .distributed import ddp, epoch_seed, get_rank, get_world_size
 from .losses import _reduce, ce_loss
 from .models import build_classifier, freeze
 from .training import (Accel, Batches, random_flip, lr_schedule, train_stage, evaluate, load_training_state, resize_to,
@@ -187,7 +187,7 @@ def distill(teacher:nn.Module, # the target T: a classifier returning (features,
             row["seconds"] = time.perf_counter() - t0
             for k, v in row.items(): h.setdefault(k, []).append(v)
             bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss", "test_top1") if k in row})
-            if ckpt_path is not None and is_main(): save_training_state(ckpt_path, epoch + 1, h, config, model=student, opt=opt, sched=sched)
+            if ckpt_path is not None: save_training_state(ckpt_path, epoch + 1, h, config, model=student, opt=opt, sched=sched)
             if callback is not None: callback(epoch + 1, h)
     finally: bar.close(); teacher.train(was)
     student.eval()

@@ -188,10 +188,11 @@ class Demo:
     "One demo run: settings, run folder, device, and the stages' networks and results, computed on first use and cached."
     def __init__(self, out:str|Path, # the run folder
                  settings:dict, # what `demo_settings` returns
-                 device=None # see `default_device`
+                 device=None, # see `default_device`
+                 read_only:bool=False # load the stored attacks and P_reg only (a finished run, opened for looking)
                 ):
         self.out, self.s, self.device = Path(out), settings, default_device(device)
-        self.stages, self.seed, self.timings = RunDir(self.out/"stages"), settings["seed"], {}
+        self.stages, self.seed, self.timings = RunDir(self.out/"stages", read_only), settings["seed"], {}
         self._cache = {}
 
     def timed(self, name:str, make:Callable):

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from fastcore.basics import patch
 
-from .core import RunDir, default_device
+from .core import default_device
 from .evaluation import framed, evaluate_images, topk_hits
 from .experiment import METHOD_NAMES, VARIANT_NAMES, Demo, read_run
 
@@ -18,17 +18,6 @@ from .experiment import METHOD_NAMES, VARIANT_NAMES, Demo, read_run
 __all__ = ['RunView', 'describe', 'identity_figure', 'Explorer', 'explore']
 
 # %% ../nbs/12_explorer.ipynb #1f63283e
-def _stored_only(run:RunDir # the run folder's stage cache
-                ) -> RunDir:
-    "Make `run.cached` load stored artefacts only: a missing one is an error naming its file, never recomputed."
-    cached = run.cached
-    def load(stage, config, make, **kwargs):
-        p = run.path(stage, config)
-        if not p.exists(): raise FileNotFoundError(f"{p}: missing from the finished run (deleted, or made with other settings); the explorer does not recompute it")
-        return cached(stage, config, make, **kwargs)
-    run.cached = load
-    return run
-
 class RunView:
     "A finished demo run, opened for looking: its attack grid and, per attack and identity, private images, reconstructions and E's guesses."
     def __init__(self, out:str|Path, # the run folder of `run_demo` / `rethinkmi demo`
@@ -42,8 +31,7 @@ class RunView:
         self.settings = s = rec["arguments"]["settings"]
         self.methods, self.variants, self.publics = s["methods"], s["variants"], s["publics"]
         self.ids = list(range(s["attack"]["n_ids"]))  # `Demo.attack` attacks identities 0 .. n_ids - 1
-        self.demo, self._attacks = Demo(self.out, s, self.device), {}
-        _stored_only(self.demo.stages)  # the attacks and P_reg: loaded, never run again
+        self.demo, self._attacks = Demo(self.out, s, self.device, read_only=True), {}  # attacks and P_reg: loaded, never run again
 
     def __repr__(self):
         return (f"RunView({str(self.out)!r}: {len(self.methods)} methods x {len(self.variants)} variants x {len(self.publics)} "

@@ -87,7 +87,8 @@ def save_training_state(path:str|Path, # the epoch checkpoint
                         config:Mapping, # the run's settings; a resume must match them
                         **objs # models, optimisers, schedulers (saved through `state_dict`) or plain checkpointable values
                        ) -> Path:
-    "Write an epoch checkpoint atomically: `objs`' states, `epoch`, `history`, random state and `config`."
+    "Write an epoch checkpoint atomically: `objs`' states, `epoch`, `history`, random state and `config` (under torchrun, rank 0 alone writes)."
+    if not is_main(): return Path(path)                         # the replicas are identical: one file, from rank 0
     state = {k: o.state_dict() if hasattr(o, "state_dict") else o for k, o in objs.items()}
     return save_checkpoint(dict(state, epoch=epoch, history=history, rng=rng_state(), config=dict(config)), path)
 
@@ -236,7 +237,7 @@ def train_classifier(model:nn.Module, # a classifier returning (features, logits
         row["seconds"] = time.perf_counter() - t0
         for k, v in row.items(): h.setdefault(k, []).append(v)
         bar.set_postfix({k: f"{row[k]:.3g}" for k in ("train_loss", "test_top1") if k in row})
-        if ckpt_path is not None and is_main(): save_training_state(ckpt_path, epoch + 1, h, config, model=model, opt=opt, sched=sched, best=best)
+        if ckpt_path is not None: save_training_state(ckpt_path, epoch + 1, h, config, model=model, opt=opt, sched=sched, best=best)
         if callback is not None: callback(epoch + 1, h)
     bar.close()
     if best["state"] is not None: model.load_state_dict(best["state"])
@@ -296,7 +297,7 @@ def _train_gan(G, D, public_data, epochs, step_fn, config, batch_size, lr, betas
         row = dict(epoch=epoch + 1, **{k: float(v) / len(batches) for k, v in sums.items()}, seconds=time.perf_counter() - t0)
         for k, v in row.items(): h.setdefault(k, []).append(v)
         bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k.endswith("loss")})
-        if ckpt_path is not None and is_main(): save_training_state(ckpt_path, epoch + 1, h, config, G=G, D=D, opt_g=opt_g, opt_d=opt_d)
+        if ckpt_path is not None: save_training_state(ckpt_path, epoch + 1, h, config, G=G, D=D, opt_g=opt_g, opt_d=opt_d)
         if callback is not None: callback(epoch + 1, h)
     bar.close(); G.eval(); D.eval()
     return h
