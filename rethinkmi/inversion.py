@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_inversion.ipynb #69dc496b
 from __future__ import annotations
-import copy, math
+import copy, math, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,7 +177,8 @@ class Inversion:
                  momentum:float=0.9, # GMI's momentum
                  clip:float=1.0, # latents are clipped to [-clip, clip]
                  ref_batch:int=60, # per-latent losses are summed and divided by this
-                 amp:bool=False): # bf16 autocast for the forward pass
+                 amp:bool=False, # bf16 autocast for the forward pass
+                 capturable:bool=False): # KEDMI: Adam's state on the device, so that its step can be captured in a CUDA graph
         self.loss_fn, self.labels, self.method, self.n_seeds, self.seed, self.z_dim = loss_fn, labels, method, n_seeds, seed, z_dim
         self.p_reg, self.p_reg_mode, self.id_weight, self.lr, self.momentum = p_reg, p_reg_mode, id_weight, lr, momentum
         self.clip, self.ref_batch, self.amp, dev = clip, ref_batch, amp, labels.device
@@ -190,7 +191,7 @@ class Inversion:
         else:
             self.mu = torch.zeros(len(self.y), z_dim, device=dev, requires_grad=True)
             self.log_var = torch.ones(len(self.y), z_dim, device=dev, requires_grad=True)
-            self.opt = torch.optim.Adam([self.mu, self.log_var], lr=lr)
+            self.opt = torch.optim.Adam([self.mu, self.log_var], lr=lr, capturable=capturable)
 
     @property
     def n(self) -> int: return len(self.y)
@@ -198,7 +199,7 @@ class Inversion:
 # %% ../nbs/07_inversion.ipynb #d8b657b6
 @patch
 def latents(self:Inversion, sl:slice, # which latents
-            t:int # the step
+            t:int|Tensor # the step (an int, or a 0-d int64 tensor on the device)
            ) -> Tensor:
     "The latents of slice `sl` at step `t` (KEDMI: fresh samples, their noise keyed by identity and step)."
     if self.method == "gmi": return self.z[sl]
@@ -206,7 +207,7 @@ def latents(self:Inversion, sl:slice, # which latents
     return kedmi_sample(self.mu[sl], self.log_var[sl], eps, self.clip)
 
 @patch
-def references(self:Inversion, sl:slice, t:int) -> Tensor|None:
+def references(self:Inversion, sl:slice, t:int|Tensor) -> Tensor|None:
     "P_reg references of slice `sl` at step `t`: draws keyed by latent and step ('sample'), or the mean ('fixed')."
     if self.p_reg is None: return None
     if self.p_reg_mode == "fixed": return self.p_reg.fixed(len(self.y[sl]))
@@ -215,9 +216,10 @@ def references(self:Inversion, sl:slice, t:int) -> Tensor|None:
 
 # %% ../nbs/07_inversion.ipynb #ea89e8ed
 @patch
-def backward(self:Inversion, sl:slice, t:int) -> Tensor:
+def backward(self:Inversion, sl:slice, t:int|Tensor) -> Tensor:
     "Accumulate the gradients of the latents of `sl` at step `t`; return the sums of their prior and identity losses."
-    with torch.autocast(self.labels.device.type, torch.bfloat16, enabled=self.amp):
+    # each weight is cast once per pass, so autocast's cache of casts saves nothing; without it the pass can be graph-captured
+    with torch.autocast(self.labels.device.type, torch.bfloat16, enabled=self.amp, cache_enabled=False):
         prior, iden = self.loss_fn(self.latents(sl, t), self.y[sl], self.references(sl, t))
     ((prior + self.id_weight * iden).sum() / self.ref_batch).backward()
     return torch.stack([prior.detach().sum(), iden.detach().sum()])
@@ -314,6 +316,29 @@ def _step(att:Inversion, t:int, chunk:int, quantum:int) -> tuple[Tensor, int]:
             att.zero_grad(); torch.cuda.empty_cache()
             chunk = max(quantum, chunk // 2 // quantum * quantum)
 
+class _GraphedStep:
+    "A whole step (every chunk's forward and backward, then the update) captured once as a CUDA graph, then replayed."
+    def __init__(self, att:Inversion, chunk:int):
+        self.t = torch.zeros((), dtype=torch.long, device=att.labels.device)   # the step number the graph's noise reads
+        att.zero_grad()                                          # (entering the capture frees the eager steps' cached memory)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.sums = torch.stack([att.backward(sl, self.t) for sl in _slices(att.n, chunk)]).sum(0)
+            att.update()
+
+    def __call__(self, t:int) -> Tensor:
+        "Run step `t`; the sums of its prior and identity losses."
+        self.t.fill_(t); self.graph.replay()
+        return self.sums.clone()
+
+def _capture(att:Inversion, chunk:int) -> _GraphedStep|None:
+    "The attack's step as a CUDA graph, or None (with a warning) when it cannot be captured, e.g. for lack of memory."
+    try: return _GraphedStep(att, chunk)
+    except RuntimeError as e:
+        att.zero_grad(); torch.cuda.empty_cache()
+        warnings.warn(f"the attack step could not be captured as a CUDA graph, going on without one: {e}")
+        return None
+
 @contextmanager
 def _cudnn_autotune(device:torch.device):
     "Let cuDNN time its convolution algorithms and keep the fastest, on CUDA (restored afterwards)."
@@ -395,6 +420,7 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
            channels_last:bool=True, # channels-last weights (faster convolutions with cuDNN and oneDNN)
            fold_bn:bool=True, # fold each BatchNorm that follows a convolution or linear layer into it
            compile:bool=False, # `torch.compile` the loss computation (minutes of compiling, then faster steps)
+           cuda_graph:bool|None=None, # after two eager steps, capture the step as a CUDA graph and replay it (None: on CUDA)
            log_every:int=100, # steps between loss-history entries (the loop's only host syncs, with checkpoints)
            callback:Callable[[int], None]|None=None # called with the number of steps done after each step
           ) -> InversionResult:
@@ -407,6 +433,8 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
     if identity not in ("ce", "logit"): raise ValueError(f"identity must be 'ce' or 'logit', got {identity!r}")
     device = default_device(device)
     amp = device.type == "cuda" if amp is None else amp
+    if cuda_graph and device.type != "cuda": raise ValueError(f"cuda_graph=True needs a CUDA device, got {device}")
+    cuda_graph = device.type == "cuda" if cuda_graph is None else cuda_graph
     G, D, *models = (attack_copy(m, device, channels_last, fold_bn) for m in (G, D, *models))
     with _cudnn_autotune(device):
         n_classes, d = _probe(G, D, models, z_dim, device)
@@ -416,7 +444,7 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
             p_reg = p_reg.to(device)
         def loss_fn(z, y, p): return latent_losses(G, D, models, z, y, method, identity, p, lam)
         att = Inversion(torch.compile(loss_fn) if compile else loss_fn, labels.to(device), method, n_seeds, seed, z_dim,
-                        p_reg, p_reg_mode, id_weight, lr, momentum, clip, ref_batch, amp)
+                        p_reg, p_reg_mode, id_weight, lr, momentum, clip, ref_batch, amp, capturable=cuda_graph)
         fingerprint = config_hash(dict(method=method, identity=identity, labels=labels.tolist(), n_seeds=n_seeds, seed=seed,
             z_dim=z_dim, lr=lr, momentum=momentum, clip=clip, lam=lam, id_weight=id_weight, ref_batch=ref_batch,
             p_reg=p_reg is not None and p_reg_mode, n_models=len(models)))
@@ -426,8 +454,11 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
         if chunk_size is None: chunk_size = _auto_chunk(lambda sl: att.backward(sl, start), att.n, quantum, device, mem_fraction)
         chunk = att.n if chunk_size >= att.n else max(quantum, chunk_size // quantum * quantum)
         att.zero_grad()
+        graph, capture_at = None, start + 2 if cuda_graph else None   # eager steps first: cuDNN's algorithm search, the chunk
         for t in progress(range(start, iters), total=iters - start, desc=f"{method} inversion"):
-            sums, chunk = _step(att, t, chunk, quantum)
+            if t == capture_at: graph = _capture(att, chunk)
+            if graph is not None: sums = graph(t)
+            else: sums, chunk = _step(att, t, chunk, quantum)
             if t % log_every == 0 or t == iters - 1: steps.append(t); values.append(sums / att.n)
             if ckpt_path is not None and ((t + 1) % ckpt_every == 0 or t + 1 == iters): _save(att, ckpt_path, fingerprint, t + 1, steps, values)
             if callback is not None: callback(t + 1)

@@ -4,6 +4,9 @@
 #
 # 0. a smoke test of the CUDA paths on tiny networks (seconds): counter noise and a GMI attack agree with the CPU's,
 #    bf16 GMI and KEDMI attacks run;
+# 0b. the CUDA tests of tests/ (CUDA graph against eager, resumed; losses and P_reg on CUDA);
+# 0c. tools/gpu_profile_step.py: each paper-scale network's forward and backward pass at 1,500 latents, eager and as a
+#    CUDA graph, then whole attack steps with and without the CUDA graph (PROFILE=0 skips it);
 # 1. paper-scale benchmark (python -m rethinkmi.bench): IR152 target + EfficientNet-B0/B1/B2 students at 64x64,
 #    random weights, 300 identities, variant lomma; GMI (5 restarts, 1,500 latents per step) and KEDMI, each timed
 #    for STEPS steps on both sides (the reference loop and ours); the JSON gives the per-step times, the speedup,
@@ -52,6 +55,9 @@ d = invert(G, D, [T, S], [1, 3, 4], device="cuda", **{**kw, "amp": True})
 assert c.z.shape == (6, 2, 100) and d.z.shape == (3, 2, 100) and torch.isfinite(c.z).all() and torch.isfinite(d.z).all()
 print(f"CUDA smoke test ok in {time.perf_counter() - t0:.1f} s")
 PY
+
+timeout 120 python3 -m pytest -q -x tests/test_inversion.py tests/test_losses.py tests/test_preg.py -k cuda 2>&1 | tee "$OUTDIR/pytest_cuda.log" | tail -3
+[ "${PROFILE:-1}" = 1 ] && timeout 150 python3 tools/gpu_profile_step.py --steps 10 2>&1 | tee "$OUTDIR/profile.jsonl"
 
 LIMIT=$((TOTAL - SECONDS)); DEADLINE=$((LIMIT - 40))   # the full attack starts only if its estimate ends by DEADLINE
 echo "benchmark: ${LIMIT} s left, full attack only if its estimate ends within ${DEADLINE} s"
