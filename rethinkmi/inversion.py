@@ -177,8 +177,7 @@ class Inversion:
                  momentum:float=0.9, # GMI's momentum
                  clip:float=1.0, # latents are clipped to [-clip, clip]
                  ref_batch:int=60, # per-latent losses are summed and divided by this
-                 amp:bool=False, # bf16 autocast for the forward pass
-                 capturable:bool=False): # KEDMI: Adam's state on the device, so that its step can be captured in a CUDA graph
+                 amp:bool=False): # bf16 autocast for the forward pass
         self.loss_fn, self.labels, self.method, self.n_seeds, self.seed, self.z_dim = loss_fn, labels, method, n_seeds, seed, z_dim
         self.p_reg, self.p_reg_mode, self.id_weight, self.lr, self.momentum = p_reg, p_reg_mode, id_weight, lr, momentum
         self.clip, self.ref_batch, self.amp, dev = clip, ref_batch, amp, labels.device
@@ -191,7 +190,8 @@ class Inversion:
         else:
             self.mu = torch.zeros(len(self.y), z_dim, device=dev, requires_grad=True)
             self.log_var = torch.ones(len(self.y), z_dim, device=dev, requires_grad=True)
-            self.opt = torch.optim.Adam([self.mu, self.log_var], lr=lr, capturable=capturable)
+            # on CUDA, Adam keeps its step count on the device, so that a CUDA graph can capture its update
+            self.opt = torch.optim.Adam([self.mu, self.log_var], lr=lr, capturable=dev.type == "cuda")
 
     @property
     def n(self) -> int: return len(self.y)
@@ -444,7 +444,7 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
             p_reg = p_reg.to(device)
         def loss_fn(z, y, p): return latent_losses(G, D, models, z, y, method, identity, p, lam)
         att = Inversion(torch.compile(loss_fn) if compile else loss_fn, labels.to(device), method, n_seeds, seed, z_dim,
-                        p_reg, p_reg_mode, id_weight, lr, momentum, clip, ref_batch, amp, capturable=cuda_graph)
+                        p_reg, p_reg_mode, id_weight, lr, momentum, clip, ref_batch, amp)
         fingerprint = config_hash(dict(method=method, identity=identity, labels=labels.tolist(), n_seeds=n_seeds, seed=seed,
             z_dim=z_dim, lr=lr, momentum=momentum, clip=clip, lam=lam, id_weight=id_weight, ref_batch=ref_batch,
             p_reg=p_reg is not None and p_reg_mode, n_models=len(models)))

@@ -78,7 +78,7 @@ def test_cuda_graph_matches_eager_and_resumes(tmp_path, method):
         return invert(G, D, [T, S], [1, 4, 6, 8], method=method, variant="lomma", p_reg=p_reg, iters=iters, n_seeds=2,
                       log_every=3, device="cuda", amp=False, cuda_graph=graph, ckpt_path=ckpt, ckpt_every=4)
     eager, graph = run(20, False), run(20, True)
-    tol = dict(atol=1e-5, rtol=0) if method == "gmi" else dict(atol=1e-4, rtol=0)   # KEDMI: Adam's capturable arithmetic differs slightly
+    tol = dict(atol=1e-5, rtol=0)
     torch.testing.assert_close(graph.z, eager.z, **tol)
     assert graph.history["step"] == eager.history["step"]
     torch.testing.assert_close(torch.tensor(graph.history["loss"]), torch.tensor(eager.history["loss"]), atol=1e-3, rtol=1e-4)

@@ -2,10 +2,14 @@
 
 1. each network alone, forward and backward on the 1,500 images of a step (bf16 autocast, channels-last, frozen,
    BatchNorms folded, as `invert` runs them): GPU time per pass run eagerly, the host's time to issue that pass,
-   and the GPU time of the same pass replayed as a CUDA graph (no launch gaps);
+   and the GPU time of the same pass replayed as a CUDA graph (no launch gaps); with --batches, also at other batch
+   sizes (the time of a 1,500-latent step cut in chunks of that size); with --compile_nets, also each named network
+   compiled with `torch.compile` (its compile time, then its pass replayed as a CUDA graph);
 2. whole attack steps with `invert` (300 identities x 5 restarts, variant lomma), eagerly and with a CUDA graph,
    steady seconds per step after the first three; with --compile also `torch.compile` + CUDA graph.
-Prints one JSON line per measurement.   usage: python tools/gpu_profile_step.py [--reps 5] [--steps 12] [--compile]"""
+Prints one JSON line per measurement.
+usage: python tools/gpu_profile_step.py [--reps 5] [--steps 12] [--compile] [--batches 500,750] [--compile_nets IR152]
+       [--skip_networks] [--skip_steps]"""
 import argparse, json, statistics, time
 import torch
 from rethinkmi.bench import workload
@@ -39,25 +43,30 @@ def graphed(f):
     with torch.cuda.graph(g): f()
     return g.replay
 
-def per_network(reps:int, n:int=1500):
+NAMES = ["G", "D", "IR152", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2"]
+
+def per_network(reps:int, n:int=1500, names=NAMES, compile:bool=False, step:int=1500):
+    "Time each named network's pass on `n` latents; report it scaled to a step of `step` latents."
     G, D, models, _ = workload(False, "gmi", "cuda")
-    nets = dict(zip(["G", "D", "IR152", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2"],
-                    (attack_copy(m, "cuda") for m in (G, D, *models))))
+    nets = {k: attack_copy(m, "cuda") for k, m in zip(NAMES, (G, D, *models)) if k in names or k == "G"}
     torch.backends.cudnn.benchmark = True
     z = torch.randn(n, 100, device="cuda").clamp(-1, 1).requires_grad_()
     with torch.no_grad(), torch.autocast("cuda", torch.bfloat16):
         x = nets["G"](z).contiguous(memory_format=torch.channels_last)
     x = x.detach().requires_grad_()
-    total = {"eager": 0.0, "graph": 0.0, "host": 0.0}
-    for name, net in nets.items():
+    total, k = {"eager": 0.0, "graph": 0.0, "host": 0.0}, step / n
+    for name in names:
+        net = torch.compile(nets[name]) if compile else nets[name]
         f = pass_fn(net, z if name == "G" else x)
-        for _ in range(2): f()
+        t = time.perf_counter(); f(); torch.cuda.synchronize(); first = time.perf_counter() - t
+        f()
         eager, host = gpu_ms(f, reps)
         graph, _ = gpu_ms(graphed(f), reps)
-        for k, v in (("eager", eager), ("graph", graph), ("host", host)): total[k] += v
-        emit(part=name, latents=n, eager_ms=round(eager, 2), host_issue_ms=round(host, 2), graph_ms=round(graph, 2))
+        for key, v in (("eager", eager), ("graph", graph), ("host", host)): total[key] += v * k
+        emit(part=name, compiled=compile, latents=n, per_step_of=step, eager_ms=round(eager * k, 2), host_issue_ms=round(host * k, 2),
+             graph_ms=round(graph * k, 2), first_pass_s=round(first, 1))
         torch.cuda.empty_cache()
-    emit(part="sum of the networks", latents=n, **{f"{k}_ms": round(v, 1) for k, v in total.items()})
+    emit(part="sum of the networks", compiled=compile, latents=n, per_step_of=step, **{f"{key}_ms": round(v, 1) for key, v in total.items()})
 
 def attack_steps(steps:int, cuda_graph:bool, compile:bool=False):
     G, D, models, p_reg = workload(False, "gmi", "cuda")
@@ -77,10 +86,15 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--reps", type=int, default=5); p.add_argument("--steps", type=int, default=12)
     p.add_argument("--compile", action="store_true"); p.add_argument("--skip_networks", action="store_true")
+    p.add_argument("--skip_steps", action="store_true"); p.add_argument("--batches", default="")
+    p.add_argument("--compile_nets", default="")
     a = p.parse_args()
     emit(device=torch.cuda.get_device_name(), torch=torch.__version__)
     if not a.skip_networks: per_network(a.reps)
-    if a.compile: attack_steps(a.steps, True, True)
+    for n in filter(None, a.batches.split(",")): per_network(a.reps, int(n))
+    if a.compile_nets: per_network(a.reps, names=a.compile_nets.split(","), compile=True)
+    if a.skip_steps: pass
+    elif a.compile: attack_steps(a.steps, True, True)
     else:
         e, g = attack_steps(a.steps, False), attack_steps(a.steps, True)
         emit(part="eager vs graph", max_abs_dz=float((e.z - g.z).abs().max()))
