@@ -195,7 +195,7 @@ def bench_method(method:str="gmi", # "gmi" or "kedmi"
                  n_seeds:int=5, # GMI restarts / KEDMI final samples per identity
                  rounds:int|None=None, # alternating timing rounds (default: 5 on a CPU, 1 on a GPU)
                  device=None, # `default_device`
-                 compile:bool=False, # torch.compile our loss computation
+                 compile:bool=False, # torch.compile each of our networks
                  amp:bool|None=None # our bf16 autocast (None: `native_bf16`); with bf16, ours in fp32 is timed too
                 ) -> dict:
     "Time the reference loop and `invert` (variant lomma) on the same networks and the same work; a dict of measurements."
@@ -277,7 +277,7 @@ def main(quick:bool=False, # the CPU-sized workload (32x32 networks, 60 identiti
          full:bool=False, # also time a whole paper-scale GMI LOMMA attack (300 ids x 5 restarts x 2,400 steps)
          deadline_s:float=None, # with --full: run it only if its estimated time ends within this many seconds of the start
          threads:int=None, # torch CPU threads (default: 1 with --quick, else torch's own choice)
-         compile:bool=False, # torch.compile our loss computation
+         compile:bool=False, # torch.compile each of our networks (minutes of compiling on a GPU)
          fp32:bool=False, # ours in fp32 only (default: bf16 autocast where the device computes bf16 natively, and fp32 timed too)
          device:str=None, # "cpu", "cuda" ... (`default_device`)
          out:str=None # also append the JSON lines to this file

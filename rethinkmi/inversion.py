@@ -419,7 +419,7 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
            amp:bool|None=None, # bf16 autocast (None: on CUDA only)
            channels_last:bool=True, # channels-last weights (faster convolutions with cuDNN and oneDNN)
            fold_bn:bool=True, # fold each BatchNorm that follows a convolution or linear layer into it
-           compile:bool=False, # `torch.compile` the loss computation (minutes of compiling, then faster steps)
+           compile:bool=False, # `torch.compile` each network (about a minute of compiling per large network, then faster steps)
            cuda_graph:bool|None=None, # after two eager steps, capture the step as a CUDA graph and replay it (None: on CUDA)
            log_every:int=100, # steps between loss-history entries (the loop's only host syncs, with checkpoints)
            callback:Callable[[int], None]|None=None # called with the number of steps done after each step
@@ -442,8 +442,8 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
         if p_reg is not None:
             if p_reg.d != d: raise ValueError(f"p_reg has {p_reg.d} dimensions but the target's features have {d}")
             p_reg = p_reg.to(device)
-        def loss_fn(z, y, p): return latent_losses(G, D, models, z, y, method, identity, p, lam)
-        att = Inversion(torch.compile(loss_fn) if compile else loss_fn, labels.to(device), method, n_seeds, seed, z_dim,
+        def losses(G, D, models): return lambda z, y, p: latent_losses(G, D, models, z, y, method, identity, p, lam)
+        att = Inversion(losses(G, D, models), labels.to(device), method, n_seeds, seed, z_dim,
                         p_reg, p_reg_mode, id_weight, lr, momentum, clip, ref_batch, amp)
         fingerprint = config_hash(dict(method=method, identity=identity, labels=labels.tolist(), n_seeds=n_seeds, seed=seed,
             z_dim=z_dim, lr=lr, momentum=momentum, clip=clip, lam=lam, id_weight=id_weight, ref_batch=ref_batch,
@@ -453,6 +453,9 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
         quantum = min(att.n, group or att.n)                 # KEDMI's D judges groups: chunks hold whole groups
         if chunk_size is None: chunk_size = _auto_chunk(lambda sl: att.backward(sl, start), att.n, quantum, device, mem_fraction)
         chunk = att.n if chunk_size >= att.n else max(quantum, chunk_size // quantum * quantum)
+        if compile:   # each network alone, specialised to the chunk's shape; after the memory probe, whose batch would recompile
+            cG, cD, *cms = (torch.compile(m, dynamic=False) for m in (G, D, *models))
+            att.loss_fn = losses(cG, cD, cms)
         att.zero_grad()
         graph, capture_at = None, start + 2 if cuda_graph else None   # eager steps first: cuDNN's algorithm search, the chunk
         for t in progress(range(start, iters), total=iters - start, desc=f"{method} inversion"):
