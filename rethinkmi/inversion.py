@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import Tensor, nn
+from torch.nn.modules.utils import _pair
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from .core import CheckpointError, config_hash, default_device, load_checkpoint, progress, save_checkpoint
@@ -22,8 +23,8 @@ from .models import freeze
 
 # %% auto #0
 __all__ = ['VARIANTS', 'PRIORS', 'Variant', 'variant_config', 'mix32', 'counter_key', 'counter_normal', 'gmi_prior',
-           'kedmi_prior', 'latent_losses', 'nesterov_step', 'kedmi_sample', 'fold_batchnorm', 'attack_copy',
-           'Inversion', 'InversionResult', 'invert']
+           'kedmi_prior', 'latent_losses', 'nesterov_step', 'kedmi_sample', 'fold_batchnorm', 'Subsample',
+           'subsample_1x1_pooling', 'attack_copy', 'Inversion', 'InversionResult', 'invert']
 
 # %% ../nbs/07_inversion.ipynb #707a4ea4
 class Variant(NamedTuple):
@@ -148,14 +149,31 @@ def fold_batchnorm(model:nn.Module # a network in eval mode; modified in place
             seq[i + 1] = nn.Identity()
     return model
 
+# %% ../nbs/07_inversion.ipynb #e8b31114
+class Subsample(nn.Module):
+    "Every `stride`-th pixel of each column and row: what `nn.MaxPool2d(1, stride)` computes, without its argmax indices."
+    def __init__(self, stride:tuple[int, int]): super().__init__(); self.stride = stride
+    def forward(self, x): return x[..., ::self.stride[0], ::self.stride[1]]
+
+def subsample_1x1_pooling(model:nn.Module # modified in place
+                         ) -> nn.Module:
+    "Replace each 1x1 max-pooling by the subsampling it computes (by nothing for stride 1)."
+    for parent in list(model.modules()):
+        for name, m in list(parent.named_children()):
+            if (isinstance(m, nn.MaxPool2d) and _pair(m.kernel_size) == (1, 1) and _pair(m.padding) == (0, 0)
+                    and not (m.ceil_mode or m.return_indices)):
+                s = _pair(m.stride)
+                setattr(parent, name, nn.Identity() if s == (1, 1) else Subsample(s))
+    return model
+
 # %% ../nbs/07_inversion.ipynb #99354407
 def attack_copy(model:nn.Module, # a network of the attack (left untouched)
                 device=None, # where the copy goes
                 channels_last:bool=True, # convert 4-d weights to channels-last
                 fold_bn:bool=True # fold BatchNorms into the layers before them
                ) -> nn.Module:
-    "A frozen eval-mode copy of `model` on `device`: no weight gradients, BatchNorms folded, channels-last."
-    m = copy.deepcopy(model).eval()
+    "A frozen eval-mode copy of `model` on `device`: no weight gradients, BatchNorms folded, 1x1 poolings as subsampling, channels-last."
+    m = subsample_1x1_pooling(copy.deepcopy(model).eval())
     if fold_bn: fold_batchnorm(m)
     freeze(m).to(default_device(device))
     if channels_last: m.to(memory_format=torch.channels_last)

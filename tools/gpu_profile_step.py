@@ -9,11 +9,13 @@
    steady seconds per step after the first three; with --compile also `torch.compile` + CUDA graph.
 Prints one JSON line per measurement.
 usage: python tools/gpu_profile_step.py [--reps 5] [--steps 12] [--compile] [--batches 500,750] [--compile_nets IR152]
-       [--skip_networks] [--skip_steps]"""
-import argparse, json, statistics, time
+       [--nets IR152,IR152+maxpool] [--skip_networks] [--skip_steps] [--graph_steps_only]
+(IR152+maxpool: IR152's attack copy with its 1x1 max-pooling shortcuts kept, as before `subsample_1x1_pooling`)"""
+import argparse, copy, json, statistics, time
 import torch
 from rethinkmi.bench import workload
-from rethinkmi.inversion import attack_copy, invert
+from rethinkmi.inversion import attack_copy, fold_batchnorm, invert
+from rethinkmi.models import freeze
 
 def emit(**d): print(json.dumps(d), flush=True)
 
@@ -45,10 +47,15 @@ def graphed(f):
 
 NAMES = ["G", "D", "IR152", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2"]
 
+def with_pooling(m):
+    "An attack copy that keeps the 1x1 max-poolings (as before `subsample_1x1_pooling`), to compare."
+    return freeze(fold_batchnorm(copy.deepcopy(m).eval())).to("cuda", memory_format=torch.channels_last)
+
 def per_network(reps:int, n:int=1500, names=NAMES, compile:bool=False, step:int=1500):
     "Time each named network's pass on `n` latents; report it scaled to a step of `step` latents."
     G, D, models, _ = workload(False, "gmi", "cuda")
     nets = {k: attack_copy(m, "cuda") for k, m in zip(NAMES, (G, D, *models)) if k in names or k == "G"}
+    if "IR152+maxpool" in names: nets["IR152+maxpool"] = with_pooling(models[0])
     torch.backends.cudnn.benchmark = True
     z = torch.randn(n, 100, device="cuda").clamp(-1, 1).requires_grad_()
     with torch.no_grad(), torch.autocast("cuda", torch.bfloat16):
@@ -87,14 +94,16 @@ if __name__ == "__main__":
     p.add_argument("--reps", type=int, default=5); p.add_argument("--steps", type=int, default=12)
     p.add_argument("--compile", action="store_true"); p.add_argument("--skip_networks", action="store_true")
     p.add_argument("--skip_steps", action="store_true"); p.add_argument("--batches", default="")
-    p.add_argument("--compile_nets", default="")
+    p.add_argument("--compile_nets", default=""); p.add_argument("--nets", default=",".join(NAMES))
+    p.add_argument("--graph_steps_only", action="store_true")
     a = p.parse_args()
     emit(device=torch.cuda.get_device_name(), torch=torch.__version__)
-    if not a.skip_networks: per_network(a.reps)
+    if not a.skip_networks: per_network(a.reps, names=a.nets.split(","))
     for n in filter(None, a.batches.split(",")): per_network(a.reps, int(n))
     if a.compile_nets: per_network(a.reps, names=a.compile_nets.split(","), compile=True)
     if a.skip_steps: pass
     elif a.compile: attack_steps(a.steps, True, True)
+    elif a.graph_steps_only: attack_steps(a.steps, True)
     else:
         e, g = attack_steps(a.steps, False), attack_steps(a.steps, True)
         emit(part="eager vs graph", max_abs_dz=float((e.z - g.z).abs().max()))
