@@ -149,7 +149,7 @@ def fold_batchnorm(model:nn.Module # a network in eval mode; modified in place
             seq[i + 1] = nn.Identity()
     return model
 
-# %% ../nbs/07_inversion.ipynb #c2095416
+# %% ../nbs/07_inversion.ipynb #664ddf58
 class Subsample(nn.Module):
     "Every `stride`-th pixel of each column and row: what `nn.MaxPool2d(1, stride)` computes, without its argmax indices."
     def __init__(self, stride:tuple[int, int]): super().__init__(); self.stride = stride
