@@ -59,17 +59,23 @@ def test_truncated_checkpoint_is_refused(tmp_path):
     _, err = p.communicate(timeout=300)
     assert p.returncode != 0 and "CheckpointError" in err and str(ckpt) in err
 
+def tiny_attack(method="gmi"):
+    "The tiny random networks of these tests (the same as CHILD's): G, D, [target, student], and a P_reg."
+    from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
+    from rethinkmi.preg import PReg
+    torch.manual_seed(0)
+    G = Generator(size=32, width=4).eval()
+    D = (DGWGAN(size=32, width=4) if method == "gmi" else MinibatchDiscriminator(10, size=32, width=4, group_size=2)).eval()
+    T = build_classifier("tiny_vgg", 10, width=4, input_size=32).eval()
+    S = build_classifier("tiny_student", 10, width=4, input_size=32).eval()
+    return G, D, [T, S], PReg(torch.zeros(T.feat_dim), torch.ones(T.feat_dim))
+
 def test_compiled_networks_match_eager():
     "compile=True (each network compiled for its chunk's shape) ends where the eager attack ends, also with a short last chunk."
     from rethinkmi.inversion import invert
-    from rethinkmi.models import DGWGAN, Generator, build_classifier
-    from rethinkmi.preg import PReg
-    torch.manual_seed(0)
-    G, D = Generator(size=32, width=4).eval(), DGWGAN(size=32, width=4).eval()
-    T = build_classifier("tiny_vgg", 10, width=4, input_size=32).eval()
-    S = build_classifier("tiny_student", 10, width=4, input_size=32).eval()
-    kw = dict(variant="lomma", p_reg=PReg(torch.zeros(T.feat_dim), torch.ones(T.feat_dim)), iters=4, n_seeds=2, device="cpu", chunk_size=4)
-    torch.testing.assert_close(invert(G, D, [T, S], [1, 3, 4], compile=True, **kw).z, invert(G, D, [T, S], [1, 3, 4], **kw).z,
+    G, D, models, p_reg = tiny_attack()
+    kw = dict(variant="lomma", p_reg=p_reg, iters=4, n_seeds=2, device="cpu", chunk_size=4)
+    torch.testing.assert_close(invert(G, D, models, [1, 3, 4], compile=True, **kw).z, invert(G, D, models, [1, 3, 4], **kw).z,
                                atol=1e-5, rtol=0)
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -79,16 +85,9 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_graph_matches_eager_and_resumes(tmp_path, method):
     "An attack whose step is replayed as a CUDA graph ends where the eager attack ends, also when resumed mid-run."
     from rethinkmi.inversion import invert
-    from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
-    from rethinkmi.preg import PReg
-    torch.manual_seed(0)
-    G = Generator(size=32, width=4).eval()
-    D = (DGWGAN(size=32, width=4) if method == "gmi" else MinibatchDiscriminator(10, size=32, width=4, group_size=2)).eval()
-    T = build_classifier("tiny_vgg", 10, width=4, input_size=32).eval()
-    S = build_classifier("tiny_student", 10, width=4, input_size=32).eval()
-    p_reg = PReg(torch.zeros(T.feat_dim), torch.ones(T.feat_dim))
+    G, D, models, p_reg = tiny_attack(method)
     def run(iters, graph, ckpt=None):
-        return invert(G, D, [T, S], [1, 4, 6, 8], method=method, variant="lomma", p_reg=p_reg, iters=iters, n_seeds=2,
+        return invert(G, D, models, [1, 4, 6, 8], method=method, variant="lomma", p_reg=p_reg, iters=iters, n_seeds=2,
                       log_every=3, device="cuda", amp=False, cuda_graph=graph, ckpt_path=ckpt, ckpt_every=4)
     eager, graph = run(20, False), run(20, True)
     tol = dict(atol=1e-5, rtol=0)
@@ -99,4 +98,4 @@ def test_cuda_graph_matches_eager_and_resumes(tmp_path, method):
     resumed = run(20, True, tmp_path/"a.pt")                        # ... and continued with a fresh capture
     torch.testing.assert_close(resumed.z, graph.z, **tol)
     with pytest.raises(ValueError, match="cuda_graph=True needs a CUDA device"):
-        invert(G, D, [T, S], [1], variant="lomma", p_reg=p_reg, iters=1, device="cpu", cuda_graph=True)
+        invert(G, D, models, [1], variant="lomma", p_reg=p_reg, iters=1, device="cpu", cuda_graph=True)
