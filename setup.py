@@ -15,10 +15,9 @@ min_python = cfg['min_python']
 setuptools.setup(
     name=cfg['lib_name'], version=cfg['version'], description=cfg['description'],
     keywords=cfg['keywords'], author=cfg['author'], author_email=cfg['author_email'],
-    license='Apache Software License 2.0', url=cfg['git_url'],
+    license='Apache-2.0', url=cfg['git_url'],
     classifiers=['Development Status :: ' + statuses[int(cfg['status']) - 1],
                  'Intended Audience :: ' + cfg['audience'],
-                 'License :: OSI Approved :: Apache Software License',
                  'Natural Language :: ' + cfg['language']]
                 + ['Programming Language :: Python :: ' + v for v in py_versions[py_versions.index(min_python):]],
     packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),

@@ -11,10 +11,10 @@ from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
-from fastcore.script import call_parse
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .cli import parser_for
 from .core import default_device
 from .inversion import attack_copy, invert, latent_losses
 from .losses import identity_loss
@@ -77,7 +77,7 @@ def reference_gmi(G:nn.Module, D:nn.Module, models:Sequence[nn.Module], labels, 
                     v_prev = v.clone()
                     v = momentum * v - lr * z.grad.data
                     z = z + (-momentum * v_prev + (1 + momentum) * v)
-                    z = torch.clamp(z.detach(), -clip, clip).float()
+                    z = torch.clamp(z.detach(), -clip, clip)   # the reference adds .float(), a no-op in fp32
                     z.requires_grad = True
                     prior_val, iden_val = prior_loss.item(), iden_loss.item()   # the reference logs every step
                 out[b:b + batch, r] = z.detach().cpu()
@@ -267,7 +267,6 @@ def full_attack(steps:int=2400, method:str="gmi", n_ids:int=300, n_seeds:int=5, 
                 chunk=res.chunk_size, final_loss=round(res.history["loss"][-1], 3), peak_mem_gb=_peak_gb(device), device=_device_name(device))
 
 # %% ../nbs/07a_bench.ipynb #d87a50a8
-@call_parse
 def main(quick:bool=False, # the CPU-sized workload (32x32 networks, 60 identities, 5 rounds of 4 steps): under a minute on a laptop CPU
          method:str="gmi", # "gmi", "kedmi" or "both"
          steps:int=None, # optimisation steps timed per side (default: 4 quick, 20 paper scale)
@@ -302,3 +301,6 @@ def main(quick:bool=False, # the CPU-sized workload (32x32 networks, 60 identiti
         else: summary["full_attack"] = full_attack(device=device, compile=compile); emit(summary["full_attack"])
     emit(summary)
     return summary
+
+if __name__ == "__main__" and "__file__" in globals():   # `python -m rethinkmi.bench` (a notebook has no __file__)
+    main(**vars(parser_for(main, "python -m rethinkmi.bench").parse_args()))

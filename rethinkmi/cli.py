@@ -4,22 +4,21 @@
 
 # %% ../nbs/10b_cli.ipynb #76e4168c
 from __future__ import annotations
-import argparse, sys
+import argparse, errno, inspect, sys, typing
 from pathlib import Path
 from typing import Callable, Sequence
 
 from fastcore.meta import delegates
-from fastcore.script import anno_parser
+from fastcore.docments import docments
 
 from .core import CheckpointError
-from .evaluation import ResultsTable  # the return type of run_demo and run_evaluate: `anno_parser` evaluates their annotations here
 from .distributed import shutdown
-from .experiment import (RUNS, read_run, run_attack, run_demo, run_distill, run_evaluate, run_preg, run_train_classifier,
-                                  run_train_gan)
+from .experiment import (RUNS, check_output, read_run, run_attack, run_demo, run_distill, run_evaluate, run_preg,
+                                  run_train_classifier, run_train_gan)
 
 # %% auto #0
-__all__ = ['COMMANDS', 'command', 'faces', 'demo', 'train_classifier', 'train_gan', 'distill', 'preg', 'attack', 'evaluate',
-           'main']
+__all__ = ['COMMANDS', 'command', 'parser_for', 'faces', 'demo', 'train_classifier', 'train_gan', 'distill', 'preg', 'attack',
+           'evaluate', 'main']
 
 # %% ../nbs/10b_cli.ipynb #25349f8a
 COMMANDS: dict[str, Callable] = {}
@@ -28,6 +27,33 @@ def command(f:Callable) -> Callable:
     "Register `f` as the sub-command `rethinkmi <name>` (underscores become dashes)."
     COMMANDS[f.__name__.replace("_", "-")] = f
     return f
+
+# %% ../nbs/10b_cli.ipynb #c1a0e002
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+def _anno_type(a) -> type|None:
+    "The builtin type that parses annotation `a`: `int`, 'int', `int|None` and 'int | None' all give `int`; others `None`."
+    names = a.split("|") if isinstance(a, str) else [getattr(t, "__name__", str(t)) for t in (typing.get_args(a) or (a,))]
+    names = [n.strip(" '\"") for n in names if n.strip(" '\"") not in ("None", "NoneType")]   # 'float' may come quoted
+    return _TYPES.get(names[0]) if len(names) == 1 else None
+
+# %% ../nbs/10b_cli.ipynb #c1a0e003
+def _add_param(p:argparse.ArgumentParser, name:str, default, typ:type|None, doc:str):
+    "Add the parameter `name` to `p`: positional without a default, else an option; a `bool` is a flag."
+    doc = (doc or "").replace("%", "%%") + ("" if default is None or default is inspect.Parameter.empty else f" (default: {default})")
+    if typ is bool and default is True: p.add_argument(f"--no-{name}", dest=name, action="store_false", help=doc)
+    elif typ is bool: p.add_argument(f"--{name}", action="store_true", help=doc)
+    elif default is inspect.Parameter.empty: p.add_argument(name, type=typ, help=doc)
+    else: p.add_argument(f"--{name}", type=typ, default=default, help=doc)
+
+def parser_for(f:Callable, # the function: its parameters (after `@delegates`) become the arguments
+               prog:str|None=None # the program name shown in usage and errors
+              ) -> argparse.ArgumentParser:
+    "An `argparse` parser for the signature and docments of `f`."
+    p, docs = argparse.ArgumentParser(prog=prog, description=f.__doc__), docments(f)
+    for k, v in inspect.signature(f).parameters.items():
+        if v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD): _add_param(p, k, v.default, _anno_type(v.annotation), docs.get(k))
+    return p
 
 # %% ../nbs/10b_cli.ipynb #fe0bda0c
 @command
@@ -42,8 +68,11 @@ def faces(out:str="synthfaces.png", # the PNG file to write
     import matplotlib; matplotlib.use("Agg")
     from rethinkmi.data import faces_figure
     if n_ids < 1 or per_id < 1: raise ValueError(f"n_ids and per_id must be >= 1, got {n_ids} and {per_id}")
-    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
-    faces_figure(n_ids, per_id, size, seed).savefig(out, dpi=dpi)
+    out = check_output(out, folder=False); fig = faces_figure(n_ids, per_id, size, seed); fmt = out.suffix[1:].lower() or "png"
+    if fmt not in fig.canvas.get_supported_filetypes(): raise ValueError(f"{out}: unknown image format .{fmt} (try .png, .pdf, .svg)")
+    out.parent.mkdir(parents=True, exist_ok=True); tmp = out.with_name(f".{out.name}.tmp")   # written whole, then renamed
+    try: fig.savefig(tmp, dpi=dpi, format=fmt); tmp.replace(out)
+    finally: tmp.unlink(missing_ok=True)
     print(f"wrote {out}: private, public and shifted-public SynthFaces ({n_ids} identities x {per_id} images each)")
     return out
 
@@ -111,6 +140,17 @@ def _usage() -> str:
     lines = ["usage: rethinkmi <command> [options]   (rethinkmi <command> --help for its options)", "", "commands:"]
     return "\n".join(lines + [f"  {k:12s} {(f.__doc__ or '').splitlines()[0]}" for k, f in COMMANDS.items()])
 
+_FULL = {getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, n)}   # a full disk names no file: the output does
+
+def _one_line(e:Exception, # what a command raised
+              out=None # the command's output, named when a full disk names no file
+             ) -> str:
+    "The message of `e` on one line; `<path>: <reason>` for an error of the operating system."
+    path = getattr(e, "filename", None) or (out if getattr(e, "errno", None) in _FULL else None)
+    if isinstance(e, OSError) and e.strerror and path is not None:
+        return f"{path}: {e.strerror}" + (f" (and {e.filename2})" if e.filename2 else "")
+    return " ".join(l.strip() for l in str(e).splitlines() if l.strip()) or type(e).__name__
+
 def main(argv:Sequence[str]|None=None # arguments after the program name; `None`: `sys.argv[1:]`
         ) -> int:
     "Run `rethinkmi <command> [options]`; return the exit status (0 success, 1 error, 2 usage)."
@@ -118,18 +158,17 @@ def main(argv:Sequence[str]|None=None # arguments after the program name; `None`
     if not argv or argv[0] in ("-h", "--help"): print(_usage()); return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS: print(f"rethinkmi: unknown command {name!r}\n\n{_usage()}", file=sys.stderr); return 2
-    f = COMMANDS[name]
+    f, args = COMMANDS[name], {}
     try:
         rest, recorded = _config(name, rest) if name in RUNS else (rest, {})
-        p = anno_parser(f, prog=f"rethinkmi {name}")
+        p = parser_for(f, prog=f"rethinkmi {name}")
         if name in RUNS: p.add_argument("--config", help="a run folder or run.json of an earlier run: its arguments are the defaults")
         p.set_defaults(**recorded)
-        args = vars(p.parse_args(rest))
-        for k in ("pdb", "xtra", "config"): args.pop(k, None)
+        args = vars(p.parse_args(rest)); args.pop("config", None)
         f(**args)
     except SystemExit as e: return e.code or 0
-    except (ValueError, FileNotFoundError, CheckpointError, RuntimeError) as e:
-        print(f"rethinkmi {name}: error: {e}", file=sys.stderr); return 1
+    except (OSError, ValueError, CheckpointError, RuntimeError) as e:
+        print(f"rethinkmi {name}: error: {_one_line(e, args.get('out'))}", file=sys.stderr); return 1
     finally: shutdown()                                        # leave torchrun's process group, if the command joined one
     return 0
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #4c1794ee
 from __future__ import annotations
-import hashlib, json, os, pickle, random, tempfile, zipfile
+import hashlib, json, os, pickle, random, sys, tempfile, time, zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -13,8 +13,8 @@ import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['default_device', 'seed_everything', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'config_hash', 'RunDir',
-           'progress']
+__all__ = ['default_device', 'upcast', 'seed_everything', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'config_hash',
+           'RunDir', 'LogProgress', 'progress']
 
 # %% ../nbs/00_core.ipynb #dbfb96f3
 def default_device(device:str|torch.device|None=None # "cpu", "cuda", "cuda:1"...; `None`: `$RETHINKMI_DEVICE`, else CUDA when present, else CPU
@@ -26,6 +26,11 @@ def default_device(device:str|torch.device|None=None # "cpu", "cuda", "cuda:1"..
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {str(device)!r} was asked for, but torch sees no CUDA device here")
     return device
+
+# %% ../nbs/00_core.ipynb #5efdceb5
+def upcast(x:torch.Tensor) -> torch.Tensor:
+    "`x` in at least single precision: half-precision values (bf16, fp16) become fp32; fp32 and fp64 stay as they are."
+    return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
 
 # %% ../nbs/00_core.ipynb #2704ba95
 def seed_everything(seed:int=0 # the seed for python's `random`, numpy and torch (CPU and CUDA)
@@ -121,13 +126,49 @@ class RunDir:
         p.with_suffix(".json").write_text(json.dumps({"stage": stage, "config": config}, indent=1, sort_keys=True, default=str))
         return obj
 
-# %% ../nbs/00_core.ipynb #3f5bad9b
+# %% ../nbs/00_core.ipynb #2d991f3b
+class LogProgress:
+    "Progress for log files: a line at most every `every` seconds while a task runs, and one when it ends."
+    def __init__(self, it:Iterable|None=None, total:int|None=None, desc:str|None=None, initial:int=0,
+                 leave:bool=True, # also a line at the end of a task shorter than `every`
+                 every:float=60., # seconds between lines while the task runs
+                 file=None, # where to write; `None`: standard error
+                 **kwargs): # other `tqdm` options, ignored
+        self.it, self.desc, self.n, self.leave, self.every = it, desc or "progress", initial, leave, every
+        self.total = total if total is not None else (len(it) if hasattr(it, "__len__") else None)
+        self.file, self.postfix, self.closed, self.said_n = file or sys.stderr, "", False, None
+        self.t0 = self.said = time.monotonic()
+    def __iter__(self):
+        try:
+            for x in self.it: yield x; self.update()
+        finally: self.close()
+    def update(self, n:int=1):
+        self.n += n
+        if time.monotonic() - self.said >= self.every: self.say()
+    def set_postfix(self, d:Mapping|None=None, **kwargs): self.postfix = ", ".join(f"{k}={v}" for k, v in {**(d or {}), **kwargs}.items())
+    def close(self):
+        if not self.closed and self.n != self.said_n and (self.leave or time.monotonic() - self.t0 >= self.every): self.say()
+        self.closed = True
+    def say(self):
+        n = f"{self.n}/{self.total}" if self.total else f"{self.n}"
+        extra = f" ({self.postfix})" if self.postfix else ""
+        print(f"{self.desc}: {n} in {time.monotonic() - self.t0:.0f} s{extra}", file=self.file, flush=True)
+        self.said, self.said_n = time.monotonic(), self.n
+
+# %% ../nbs/00_core.ipynb #cd421f42
+def _watched() -> bool:
+    "Whether a person watches the output: standard error is a terminal, or this is a Jupyter kernel."
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return sys.stderr.isatty() or type(shell).__name__ == "ZMQInteractiveShell"
+
 def progress(it:Iterable|None=None, # what to iterate over (or `None` with `total` for a manually updated bar)
              total:int|None=None, # number of steps, when `it` has no length
              desc:str|None=None, # label shown before the bar
              disable:bool|None=None, # `None`: off when `$RETHINKMI_PROGRESS` is "0"
-             **kwargs # passed to `tqdm`
+             **kwargs # passed to `tqdm` or `LogProgress`
             ):
-    "The library's progress bar: `tqdm.auto` (a widget in notebooks, text in terminals)."
-    if disable is None: disable = os.environ.get("RETHINKMI_PROGRESS", "1") == "0"
-    return tqdm(it, total=total, desc=desc, disable=disable, dynamic_ncols=True, **kwargs)
+    "The library's progress bar: `tqdm.auto` where a person watches, `LogProgress` lines in a log file."
+    mode = os.environ.get("RETHINKMI_PROGRESS", "")
+    if disable is None: disable = mode == "0"
+    if disable or mode == "bar" or (mode != "log" and _watched()): return tqdm(it, total=total, desc=desc, disable=disable, dynamic_ncols=True, **kwargs)
+    return LogProgress(it, total=total, desc=desc, **kwargs)

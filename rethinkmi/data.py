@@ -237,8 +237,12 @@ def read_split(path:str|Path # a split file: "<name> <label>" or "<name>" per li
               ) -> list[tuple[str, int|None]]:
     "The (image name, label or None) pairs of a split file; blank lines are skipped."
     path, out = Path(path), []
-    if not path.is_file(): raise FileNotFoundError(f"{path}: no such split file")
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    if not path.exists(): raise FileNotFoundError(f"{path}: no such split file")
+    if path.is_dir(): raise IsADirectoryError(f"{path}: is a folder, not a split file")
+    if not path.is_file(): raise ValueError(f"{path}: not a regular file")
+    try: text = path.read_text()
+    except UnicodeDecodeError as e: raise ValueError(f"{path}: not a text split file (byte {e.start} is not UTF-8)") from None
+    for n, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts: continue
         if len(parts) > 2 or (len(parts) == 2 and not parts[1].lstrip("-").isdigit()) or (len(parts) == 2 and int(parts[1]) < 0):
@@ -271,6 +275,9 @@ class SplitDataset(Dataset):
                 ):
         self.split_file, self.root = Path(split_file), Path(root)
         self.items, self.transform = read_split(split_file), transform or celeba_transform()
+        if not self.items: raise ValueError(f"{self.split_file}: lists no images")
+        if not self.root.exists(): raise FileNotFoundError(f"{root}: no such image folder")
+        if not self.root.is_dir(): raise NotADirectoryError(f"{root}: not a folder of images")
         lines = [n for n, l in enumerate(self.split_file.read_text().splitlines(), 1) if l.split()]
         for (name, _), n in zip(self.items, lines):
             if not (self.root/name).is_file(): raise FileNotFoundError(f"{self.split_file}:{n}: image {self.root/name} not found")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_experiments.ipynb #c5479621
 from __future__ import annotations
-import datetime, functools, inspect, json, math, os, platform, time
+import datetime, errno, functools, inspect, json, math, os, platform, time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -29,10 +29,10 @@ from .training import DemoModels, demo_models, train_classifier, train_gmi_gan, 
 
 # %% auto #0
 __all__ = ['RUNS', 'GANS', 'DEMO_PRESETS', 'DEMO_GRID', 'PUBLIC_STYLE', 'METHOD_NAMES', 'VARIANT_NAMES', 'PAPER', 'TRANSFORMS',
-           'environment', 'start_run', 'finish_run', 'read_run', 'torch_threads', 'build_net', 'save_net', 'load_net',
-           'demo_settings', 'Demo', 'demo_tables', 'summary_figure', 'run_demo', 'rerun', 'split_data', 'parse_ids',
-           'classifier_kwargs', 'parse_archs', 'run_train_classifier', 'run_train_gan', 'run_distill', 'run_preg',
-           'attack_inputs', 'run_attack', 'run_evaluate', 'fake_celeba']
+           'environment', 'start_run', 'finish_run', 'read_run', 'check_output', 'torch_threads', 'build_net',
+           'save_net', 'load_net', 'demo_settings', 'Demo', 'demo_tables', 'summary_figure', 'run_demo', 'rerun',
+           'split_data', 'parse_ids', 'classifier_kwargs', 'parse_archs', 'run_train_classifier', 'run_train_gan',
+           'run_distill', 'run_preg', 'attack_inputs', 'run_attack', 'run_evaluate', 'fake_celeba']
 
 # %% ../nbs/10_experiments.ipynb #b547ebe4
 def environment(device=None # the device the run uses (see `default_device`)
@@ -83,11 +83,24 @@ def read_run(path:str|Path, # a `run.json`, or the run folder holding one
     path = Path(path); path = path/"run.json" if path.is_dir() else path
     if not path.is_file(): raise FileNotFoundError(f"{path}: no such run record")
     try: rec = json.loads(path.read_text())
-    except json.JSONDecodeError as e: raise ValueError(f"{path}: not a run record (invalid JSON: {e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"{path}: not a run record (invalid JSON: {e})") from None
     if not isinstance(rec, dict) or "arguments" not in rec: raise ValueError(f"{path}: not a run record (no 'arguments')")
     if command and rec.get("command") != command:
         raise ValueError(f"{path}: a record of `{rec.get('command')}`, not of `{command}`")
     return rec
+
+# %% ../nbs/10_experiments.ipynb #d2b0f002
+def check_output(path:str|Path, # the folder a run writes (created later), or with `folder=False` a file
+                 folder:bool=True # `path` is a folder (else a file)
+                ) -> Path:
+    "`path`, if it can be written as a folder (or file); else an `OSError` naming it, before anything is written."
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir(): raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(path))
+    if not folder and path.is_dir(): raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    up = next(a for a in [path, *path.parents] if a.exists())          # the nearest part of the path that exists
+    if not up.is_dir(): raise NotADirectoryError(errno.ENOTDIR, f"{up} is not a folder", str(path))
+    if not os.access(up, os.W_OK | os.X_OK): raise PermissionError(errno.EACCES, f"cannot write in {up}", str(path))
+    return path
 
 # %% ../nbs/10_experiments.ipynb #14fa7238
 @contextmanager
@@ -119,6 +132,10 @@ def save_net(model:nn.Module, # the network
     return save_checkpoint({"state_dict": model.state_dict(), "rethinkmi": {"arch": arch, "kwargs": kwargs}}, path)
 
 # %% ../nbs/10_experiments.ipynb #2e5ade0d
+def _check_file(path:str|Path, what:str):
+    "A clear error when `path` is a folder where a file (`what`) is wanted (a missing file is `load_checkpoint`'s error)."
+    if Path(path).is_dir(): raise IsADirectoryError(f"{path}: is a folder, not {what}")
+
 def load_net(path:str|Path, # a file of `save_net`, or a reference checkpoint (then `arch` is needed)
              arch:str|None=None, # the layout; required for files without a rethinkmi record, checked otherwise
              n_classes:int|None=None, # the classes the network must have (`None`: any)
@@ -126,7 +143,7 @@ def load_net(path:str|Path, # a file of `save_net`, or a reference checkpoint (t
              device=None # where the network goes (see `default_device`)
             ) -> nn.Module:
     "A network from a file, rebuilt from its record or as the reference layout `arch`, in eval mode; clear errors otherwise."
-    ck = load_checkpoint(path, unwrap=False)
+    _check_file(path, "a checkpoint file"); ck = load_checkpoint(path, unwrap=False)
     meta = ck.get("rethinkmi") if isinstance(ck, dict) else None
     if meta is None:
         if arch is None:
@@ -365,6 +382,7 @@ def run_demo(out:str="rethinkmi-demo", # the run folder: every stage is cached t
              settings:dict|None=None # full settings (from a run.json), replacing the preset; `None`: the preset
             ) -> ResultsTable:
     "The SynthFaces demo: train, distil, estimate P_reg, attack (GMI, KEDMI x 5 variants x 2 public settings), evaluate, write results."
+    check_output(out)
     s = demo_settings(quick, seed or 0) if settings is None else json.loads(json.dumps(settings))
     if seed is not None: s["seed"] = seed
     args = dict(out=str(out), quick=quick, device=device, seed=s["seed"], threads=threads, settings=s)
@@ -467,12 +485,13 @@ def _need(**given):
 def _check_split_labels(ds:SplitDataset, n_classes:int):
     "A clear error unless every label of the split lies in [0, n_classes)."
     y = ds.labels
-    if len(y) and (y.min() < 0 or y.max() >= n_classes):
+    if len(y) and y.min() < 0: raise ValueError(f"{ds.split_file}: lists images without labels (a public split?)")
+    if len(y) and y.max() >= n_classes:
         raise ValueError(f"{ds.split_file}: labels span {int(y.min())}..{int(y.max())}, but there are {n_classes} classes")
 
 def _load_preg(path:str|Path) -> PReg:
     "A P_reg file of `PReg.save`, or a reference `*_p_reg.pt`."
-    ck = load_checkpoint(path, unwrap=False)
+    _check_file(path, "a P_reg file"); ck = load_checkpoint(path, unwrap=False)
     return PReg.from_reference(path) if isinstance(ck, dict) and "fea_mean" in ck else PReg.load(path)
 
 # %% ../nbs/10_experiments.ipynb #8343a803
@@ -492,7 +511,7 @@ def run_train_classifier(out:str, # the run folder
                          seed:int=0 # seeds initialisation and training
                         ) -> Path:
     "Train a classifier on a private split file; write `out/model.pt` (with its layout) and `out/run.json`."
-    args = dict(locals()); out = Path(out); _need(train=train, root=root)
+    args = dict(locals()); out = Path(out); _need(train=train, root=root); check_output(out)
     dev = process_group(device); agree(args, "the classifier's training")   # under torchrun: data-parallel (DDP)
     kw = classifier_kwargs(arch, width, size); seed_everything(seed); model = build_net(arch, n_classes=n_classes, **kw)
     tr, te = (split_data(s, root, dataset, model.input_size) if s else None for s in (train, test))
@@ -525,7 +544,7 @@ def run_train_gan(out:str, # the run folder
                   seed:int=0 # seeds initialisation and training
                  ) -> Path:
     "Train a GMI or KEDMI GAN on a public split file; write `out/G.pt`, `out/D.pt` (with their layouts) and `out/run.json`."
-    args = dict(locals()); out = Path(out); _need(public=public, root=root)
+    args = dict(locals()); out = Path(out); _need(public=public, root=root); check_output(out)
     if kind not in ("gmi", "kedmi"): raise ValueError(f"kind must be 'gmi' or 'kedmi', got {kind!r}")
     if kind == "kedmi" and not target: raise ValueError("a KEDMI GAN learns the target's soft labels: give --target")
     device = process_group(device); agree(args, "the GAN's training")       # under torchrun: data-parallel (DDP)
@@ -564,7 +583,7 @@ def run_distill(out:str, # the run folder
                 seed:int=0 # seeds the students' initialisation and training
                ) -> list[Path]:
     "Distil the target into students on a public split file; write `out/student<i>-<arch>.pt` and `out/run.json`."
-    args = dict(locals()); out = Path(out); _need(target=target, public=public, root=root)
+    args = dict(locals()); out = Path(out); _need(target=target, public=public, root=root); check_output(out)
     device = process_group(device); agree(args, "the distillation")         # under torchrun: data-parallel (DDP)
     T = load_net(target, target_arch, classifier=True, device=device); specs = parse_archs(archs, size)
     data = split_data(public, root, dataset, size)
@@ -593,7 +612,7 @@ def run_preg(out:str, # the run folder
              seed:int=0 # seeds random transforms (none by default)
             ) -> Path:
     "Estimate P_reg of the target on a public split file; write `out/p_reg.pt` and `out/run.json`."
-    args = dict(locals()); out = Path(out); _need(target=target, public=public, root=root)
+    args = dict(locals()); out = Path(out); _need(target=target, public=public, root=root); check_output(out)
     device = process_group(device); agree(args, "P_reg")
     if not is_main(): return out/"p_reg.pt"                   # one pass over n images: rank 0 alone
     T = load_net(target, target_arch, classifier=True, device=device)
@@ -647,7 +666,7 @@ def run_attack(out:str, # the run folder
                seed:int=0 # seeds the attack's noise
               ) -> Path:
     "Attack a target with GMI or KEDMI and a LOMMA variant; write `out/attack.pt`, `out/images.pt` and `out/run.json`."
-    args = dict(locals()); out = Path(out); _need(target=target, G=G, D=D)
+    args = dict(locals()); out = Path(out); _need(target=target, G=G, D=D); check_output(out)
     dev = process_group(device); agree(args, "the attack")     # under torchrun: the ranks share the identities
     T, Gn, Dn, S, P, labels = attack_inputs(target, G, D, method, variant, target_arch, students, student_archs, p_reg, ids, public, dev)
     rec = start_run(out, "attack", args, seed, device) if is_main() else None
@@ -685,11 +704,11 @@ def run_evaluate(out:str, # the run folder of the evaluation (results.json/md/cs
                 ) -> ResultsTable:
     "Evaluate attack run folders: top-1/top-5 (± std over samples), KNN distance, Fréchet distance; write the results."
     import matplotlib.pyplot as plt
-    args = dict(locals()); out = Path(out); _need(attacks=attacks, eval_model=eval_model, private=private, root=root)
+    args = dict(locals()); out = Path(out); _need(attacks=attacks, eval_model=eval_model, private=private, root=root); check_output(out)
     device = process_group(device); agree(args, "the evaluation")
     if not is_main(): return None                                # rank 0 alone
     runs = [Path(a) for a in attacks.split(",") if a]
-    recs = [read_run(a, "attack") for a in runs]
+    recs = [read_run(a, "attack") for a in runs]; runs = [a if a.is_dir() else a.parent for a in runs]   # a run.json: its folder
     E = load_net(eval_model, eval_arch, classifier=True, device=device)
     done = [(a, load_checkpoint(a/"images.pt", unwrap=False)) for a in runs]
     for a, d in done:

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
-from .core import CheckpointError, config_hash, default_device, load_checkpoint, progress, save_checkpoint
+from .core import CheckpointError, config_hash, default_device, load_checkpoint, progress, save_checkpoint, upcast
 from .losses import identity_loss
 from .models import freeze
 
@@ -69,10 +69,10 @@ def counter_key(*parts # ints or int64 tensors (broadcast together): seed, strea
 def counter_normal(key:Tensor, # (N,) int64 keys from `counter_key`, one per row
                    n:int # normals per row
                   ) -> Tensor:
-    "(N, n) float32 standard normals; row i is a function of `key[i]` alone (Box-Muller on hashed counters)."
+    "(N, n) standard normals in torch's default dtype; row i is a function of `key[i]` alone (Box-Muller on hashed counters)."
     m = (n + 1) // 2
     col = mix32(torch.arange(2 * m, device=key.device) + 0x6A09E667)
-    u = ((mix32(mix32(key[:, None] ^ col)) >> 8).float() + 0.5) * 2.0**-24   # 24-bit uniforms in (0, 1)
+    u = ((mix32(mix32(key[:, None] ^ col)) >> 8).to(torch.get_default_dtype()) + 0.5) * 2.0**-24   # 24-bit uniforms in (0, 1)
     r, a = (-2 * u[:, :m].log()).sqrt(), (2 * math.pi) * u[:, m:]
     return torch.cat([r * a.cos(), r * a.sin()], 1)[:, :n]
 
@@ -84,14 +84,14 @@ def gmi_prior(D:nn.Module, # GMI's WGAN critic: one score per image
               x:Tensor # (B, 3, S, S) generated images
              ) -> Tensor:
     "GMI's prior loss of each image: minus the critic's score, $-D(x_i)$, shape (B,)."
-    return -D(x).float().reshape(len(x))
+    return -upcast(D(x)).reshape(len(x))
 
 def kedmi_prior(D:nn.Module, # KEDMI's discriminator, returning (features, K logits)
                 x:Tensor # (B, 3, S, S) generated images
                ) -> Tensor:
     "KEDMI's prior loss of each image: $\\mathrm{softplus}(\\mathrm{LSE}_i) - \\mathrm{LSE}_i$ of D's logits, shape (B,)."
     out = D(x)
-    lse = (out[1] if isinstance(out, (tuple, list)) else out).float().logsumexp(1)
+    lse = upcast(out[1] if isinstance(out, (tuple, list)) else out).logsumexp(1)
     return F.softplus(lse) - lse
 
 PRIORS = {"gmi": gmi_prior, "kedmi": kedmi_prior}
