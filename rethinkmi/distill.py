@@ -184,7 +184,8 @@ def _student_settings(o:TrainOptions, kwargs:dict) -> dict:
     "What a student depends on besides teacher, data and architecture: the run's settings and `distill`'s, defaults filled in."
     sig = inspect.signature(distill).parameters
     s = {k: kwargs.get(k, sig[k].default) for k in ("T", "l2_weight", "pseudo", "momentum", "weight_decay", "schedule", "flip")}
-    return dict(s, **_pseudo_settings(s.pop("pseudo")), epochs=o.epochs, lr=o.lr, batch_size=o.batch_size, seed=o.seed)
+    pseudo = s.pop("pseudo")
+    return dict(s, **_pseudo_settings(pseudo), epochs=o.epochs, lr=o.lr, batch_size=o.batch_size, seed=o.seed)
 
 # %% ../nbs/06_distillation.ipynb #2e0ccad7
 @delegates(distill, but=["student", "opts"])
