@@ -4,24 +4,25 @@
 
 # %% ../nbs/06_distillation.ipynb #4cfd2b22
 from __future__ import annotations
-import hashlib, inspect, time
+import inspect
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn as nn
 from fastcore.meta import delegates
 from torch import Tensor
 
-from .core import RunDir, default_device, progress, seed_everything
-from .distributed import ddp, epoch_seed, get_rank, get_world_size
-from .losses import _reduce, ce_loss
+from .core import RunDir, default_device, fingerprint, seed_everything
+from .distributed import ddp, get_world_size
+from .losses import ce_loss, reduce_loss
 from .models import build_classifier, freeze
-from .training import (Accel, Batches, random_flip, lr_schedule, train_stage, evaluate, load_training_state, resize_to,
-                                save_training_state)
+from .train_loop import Accel, TrainOptions, resume, train_epochs
+from .training import evaluate, lr_schedule, random_flip, resize_to, train_stage
 
 # %% auto #0
-__all__ = ['kd_loss', 'noise_stable_labels', 'fingerprint', 'distill', 'distill_students']
+__all__ = ['kd_loss', 'noise_stable_labels', 'PseudoLabels', 'distill', 'distill_students']
 
 # %% ../nbs/06_distillation.ipynb #5e971d07
 def _check_logits(student_logits:Tensor, # (B, K) logits of the student
@@ -50,7 +51,7 @@ def kd_loss(student_logits:Tensor, # (B, K) logits of the student
     log_pt, log_ps = (t / T).log_softmax(1), (s / T).log_softmax(1)
     loss = T**2 * (log_pt.exp() * (log_pt - log_ps)).sum(1)
     if l2_weight: loss = loss + l2_weight * (s - t).norm(dim=1)
-    return _reduce(loss, reduction)
+    return reduce_loss(loss, reduction)
 
 # %% ../nbs/06_distillation.ipynb #96293454
 def _teacher_logits(teacher:nn.Module, # a classifier returning (features, logits), in eval mode
@@ -73,28 +74,19 @@ def noise_stable_labels(teacher:nn.Module, # a classifier returning (features, l
     y = logits.argmax(1).view(k + 1, len(x))
     return logits[:len(x)], y[0], (y[1:] == y[0]).all(0)
 
-# %% ../nbs/06_distillation.ipynb #dfd25727
-def _hash_tensor(h, t:Tensor):
-    "Feed a tensor's dtype, shape and bytes into the hash `h`."
-    t = t.detach().cpu().contiguous()
-    h.update(f"{t.dtype}{tuple(t.shape)}".encode()); h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+# %% ../nbs/06_distillation.ipynb #b2ba40d0
+@dataclass
+class PseudoLabels:
+    "The noise-stable pseudo-label term of a distillation: its weight, and the noise a teacher label must survive."
+    weight:float=1.0 # gamma: weight of the cross-entropy on the kept images
+    k:int=4 # noisy copies an image's teacher label must survive
+    noise:float=0.03 # standard deviation of that pixel noise (images in [0, 1])
 
-def fingerprint(obj, # an `nn.Module`, a tensor, a list/tuple of them, a data set with `images`/`labels` or `items`
-                n:int=10 # hex digits kept
-               ) -> str:
-    "A short hash of the contents of a model (its state dict), tensors, or a data set."
-    h = hashlib.sha256()
-    if isinstance(obj, nn.Module): obj = obj.state_dict()
-    if isinstance(obj, Tensor): _hash_tensor(h, obj)
-    elif isinstance(obj, dict):
-        for k, v in obj.items(): h.update(str(k).encode()); _hash_tensor(h, v) if isinstance(v, Tensor) else h.update(repr(v).encode())
-    elif isinstance(obj, (list, tuple)) and all(isinstance(v, Tensor) for v in obj):
-        for v in obj: _hash_tensor(h, v)
-    elif isinstance(getattr(obj, "images", None), Tensor): _hash_tensor(h, obj.images); _hash_tensor(h, obj.labels)
-    elif hasattr(obj, "items"): h.update(f"{type(obj).__name__}:{len(obj)}:{getattr(obj, 'root', '')}:{obj.items}".encode())
-    else: raise TypeError(f"cannot fingerprint a {type(obj).__name__}: pass a model, tensors, or a data set with images/labels "
-                          "or items (or name the data yourself, e.g. with `data_key` of `distill_students`)")
-    return h.hexdigest()[:n]
+# %% ../nbs/06_distillation.ipynb #60f7d53a
+def _pseudo_settings(p:PseudoLabels|None) -> dict:
+    "The term's settings as flat numbers, for a run's settings (weight 0: off)."
+    p = p or PseudoLabels(weight=0.0)
+    return dict(pseudo_weight=p.weight, pseudo_k=p.k, pseudo_noise=p.noise)
 
 # %% ../nbs/06_distillation.ipynb #33645e1f
 def _probe(teacher:nn.Module, student:nn.Module, x:Tensor, test_data):
@@ -136,60 +128,40 @@ def _distill_epoch(student, teacher, opt, sched, batches, acc:Accel, s:dict, bar
     return {k: float(v) / n for k, v in sums.items()}
 
 # %% ../nbs/06_distillation.ipynb #408de8e1
+_DEFAULTS = dict(epochs=20, lr=0.01, desc="distill")   # the reference: 20 epochs at 0.01 to 0.02
+
 def distill(teacher:nn.Module, # the target T: a classifier returning (features, logits); never trained
             student:nn.Module, # the student, with the teacher's classes; trained in place
             public_data, # public images: what `Batches` accepts (labels are ignored)
-            epochs:int=20, # passes over the public data (the reference: 20)
-            lr:float=0.01, # peak learning rate of the schedule (the reference: 0.01 to 0.02)
-            batch_size:int=64, # images per step
+            test_data=None, # the private test set: student top-1/top-5 after every epoch (never used for training or selection)
+            opts:TrainOptions|None=None, # the run: epochs (default 20), peak learning rate (0.01), batch size, seed (order, flips, noise), device...
             T:float=1.0, # temperature of the KL term
             l2_weight:float=0.0, # beta of the L2 logit term (0: KL only, the paper's students)
-            pseudo_weight:float=0.0, # gamma of the pseudo-label cross-entropy (0: off)
-            pseudo_k:int=4, # noisy copies an image's teacher label must survive
-            pseudo_noise:float=0.03, # standard deviation of that pixel noise (images in [0, 1])
-            test_data=None, # the private test set: student top-1/top-5 after every epoch (never used for training or selection)
+            pseudo:PseudoLabels|None=None, # the noise-stable pseudo-label term (`None`: off)
             momentum:float=0.9, # SGD momentum
             weight_decay:float=1e-4, # L2 weight decay
             schedule:str="cosine", # "cosine" or "onecycle"
-            flip:bool=True, # random horizontal flips
-            ckpt_path:str|Path|None=None, # epoch checkpoint to write and to resume from
-            device=None, # see `default_device`
-            seed:int=0, # seeds batch order, flips and noise of a fresh run
-            amp:bool|None=None, # bfloat16 autocast (`None`: on CUDA)
-            channels_last:bool|None=None, # channels_last layout (`None`: on CUDA)
-            callback:Callable[[int, dict], None]|None=None, # called with (epoch, history) after each epoch's checkpoint
-            desc:str="distill" # progress bar label
+            flip:bool=True # random horizontal flips
            ) -> dict:
     "Distil `teacher` into `student` on public images; the student ends with its last epoch's weights, in eval mode; return the history."
-    acc = Accel.make(device, amp, channels_last)
+    o = TrainOptions.fill(opts, **_DEFAULTS); acc = o.accel()
     acc.model(student); net = ddp(student); was = teacher.training; acc.model(teacher).eval()
-    batches = Batches(public_data, batch_size, shuffle=True, share=(get_rank(), get_world_size()), seed=seed)
+    batches = o.batches(public_data)
     _probe(teacher, student, acc.batch(next(iter(batches))[0][:2]), test_data)
-    opt = torch.optim.SGD([p for p in student.parameters() if p.requires_grad], lr, momentum=momentum, weight_decay=weight_decay)
-    sched = lr_schedule(opt, schedule, lr, epochs * len(batches))
-    s = dict(T=T, l2_weight=l2_weight, pseudo_weight=pseudo_weight, pseudo_k=pseudo_k, pseudo_noise=pseudo_noise, flip=flip)
-    config = dict(s, trainer="distill", epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, weight_decay=weight_decay,
-                  schedule=schedule, n_public=batches.n, seed=seed, teacher=fingerprint(teacher), world=get_world_size())
-    seed_everything(seed)
-    ck = load_training_state(ckpt_path, config, model=student, opt=opt, sched=sched)
-    start, h = (ck["epoch"], ck["history"]) if ck else (0, {})
+    opt = torch.optim.SGD([p for p in student.parameters() if p.requires_grad], o.lr, momentum=momentum, weight_decay=weight_decay)
+    sched = lr_schedule(opt, schedule, o.lr, o.epochs * len(batches))
+    s = dict(T=T, l2_weight=l2_weight, **_pseudo_settings(pseudo), flip=flip)
+    config = dict(s, trainer="distill", epochs=o.epochs, lr=o.lr, batch_size=o.batch_size, momentum=momentum, weight_decay=weight_decay,
+                  schedule=schedule, n_public=batches.n, seed=o.seed, teacher=fingerprint(teacher), world=get_world_size())
+    start, h, ck = resume(o, config, model=student, opt=opt, sched=sched)
     if not ck and test_data is not None:
         r = evaluate(teacher, test_data, device=acc.device, amp=acc.amp); h.update(teacher_top1=r["top1"], teacher_top5=r["top5"])
-    bar = progress(total=epochs * len(batches), initial=start * len(batches), desc=desc)
-    try:
-        for epoch in range(start, epochs):
-            t0 = time.perf_counter()
-            batches.set_epoch(epoch); epoch_seed(seed, epoch)
-            row = dict(epoch=epoch + 1, lr=sched.get_last_lr()[0], **_distill_epoch(net, teacher, opt, sched, batches, acc, s, bar))
-            if test_data is not None:
-                r = evaluate(student, test_data, device=acc.device, amp=acc.amp)
-                row.update(test_loss=r["loss"], test_top1=r["top1"], test_top5=r["top5"])
-            row["seconds"] = time.perf_counter() - t0
-            for k, v in row.items(): h.setdefault(k, []).append(v)
-            bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss", "test_top1") if k in row})
-            if ckpt_path is not None: save_training_state(ckpt_path, epoch + 1, h, config, model=student, opt=opt, sched=sched)
-            if callback is not None: callback(epoch + 1, h)
-    finally: bar.close(); teacher.train(was)
+    def run_epoch(epoch, bar):
+        row = dict(lr=sched.get_last_lr()[0], **_distill_epoch(net, teacher, opt, sched, batches, acc, s, bar))
+        if test_data is not None: row |= {f"test_{k}": v for k, v in evaluate(student, test_data, device=acc.device, amp=acc.amp).items()}
+        return row
+    try: h = train_epochs(o, batches, run_epoch, config, dict(model=student, opt=opt, sched=sched), start, h, show=("loss", "test_top1"))
+    finally: teacher.train(was)
     student.eval()
     return h
 
@@ -200,32 +172,43 @@ def _test_key(data) -> str|None:
     try: return fingerprint(data)
     except TypeError: return f"{type(data).__name__}:{len(data)}"
 
-_NOT_SETTINGS = ("test_data", "ckpt_path", "device", "amp", "channels_last", "callback", "desc")
+# %% ../nbs/06_distillation.ipynb #a8e719e0
+def _data_key(data, data_key:str|None) -> str:
+    "What names the public data in a cache key: `data_key`, else its `fingerprint`."
+    if data_key: return data_key
+    try: return fingerprint(data)
+    except TypeError as e: raise TypeError(f"{e}; or name the data yourself with `data_key`") from None
 
-@delegates(distill, but=["student", "ckpt_path", "callback", "desc"])
+# %% ../nbs/06_distillation.ipynb #fa68bfeb
+def _student_settings(o:TrainOptions, kwargs:dict) -> dict:
+    "What a student depends on besides teacher, data and architecture: the run's settings and `distill`'s, defaults filled in."
+    sig = inspect.signature(distill).parameters
+    s = {k: kwargs.get(k, sig[k].default) for k in ("T", "l2_weight", "pseudo", "momentum", "weight_decay", "schedule", "flip")}
+    pseudo = s.pop("pseudo")
+    return dict(s, **_pseudo_settings(pseudo), epochs=o.epochs, lr=o.lr, batch_size=o.batch_size, seed=o.seed)
+
+# %% ../nbs/06_distillation.ipynb #2e0ccad7
+@delegates(distill, but=["student", "opts"])
 def distill_students(teacher:nn.Module, # the target: a classifier returning (features, logits)
                      public_data, # public images: what `Batches` accepts
                      archs:Sequence=("efficientnet_b0", "efficientnet_b1", "efficientnet_b2"), # names for `build_classifier`, or (name, kwargs) pairs
                      root:str|Path|RunDir|None=None, # run folder caching the students (`None`: train, cache nothing)
                      n_classes:int|None=None, # classes of the students (`None`: the teacher's `n_classes`)
                      data_key:str|None=None, # names the public data in the cache (`None`: its `fingerprint`)
-                     seed:int=0, # seeds each student's initialisation and its distillation
-                     device=None, # see `default_device`
-                     **kwargs # settings passed to `distill` (epochs, lr, l2_weight, pseudo_weight, test_data, ...)
+                     opts:TrainOptions|None=None, # each student's run (its seed also seeds the student's initialisation; checkpoint and label are set per student)
+                     **kwargs # `distill`'s own settings: test_data, T, l2_weight, pseudo, momentum, weight_decay, schedule, flip
                     ) -> tuple[list[nn.Module], list[dict]]:
     "Distil one student per architecture from `teacher` on `public_data`, cached in `root`; return the frozen students and their histories."
-    run, dev = (root if isinstance(root, RunDir) else RunDir(root)) if root is not None else None, default_device(device)
+    o = TrainOptions.fill(opts, **_DEFAULTS)
+    run, dev = (root if isinstance(root, RunDir) else RunDir(root)) if root is not None else None, default_device(o.device)
     K = n_classes or getattr(teacher, "n_classes", None)
     if K is None: raise ValueError("the teacher has no `n_classes` attribute: pass n_classes")
-    sig = inspect.signature(distill).parameters
-    settings = {k: p.default for k, p in sig.items() if p.default is not inspect.Parameter.empty and k not in _NOT_SETTINGS}
-    settings.update({k: v for k, v in kwargs.items() if k not in _NOT_SETTINGS}, seed=seed)
-    base = dict(settings, teacher=fingerprint(teacher), public=data_key or fingerprint(public_data), test=_test_key(kwargs.get("test_data")))
+    base = dict(_student_settings(o, kwargs), teacher=fingerprint(teacher), public=_data_key(public_data, data_key), test=_test_key(kwargs.get("test_data")))
     students, histories = [], []
     for i, a in enumerate(archs):
         arch, kw = (a, {}) if isinstance(a, str) else a
-        seed_everything(seed); m = build_classifier(arch, K, **kw)
-        train = lambda ck: distill(teacher, m, public_data, ckpt_path=ck, device=dev, seed=seed, desc=f"student {i} {arch}", **kwargs)
+        seed_everything(o.seed); m = build_classifier(arch, K, **kw)
+        train = lambda ck: distill(teacher, m, public_data, opts=replace(o, ckpt_path=ck, desc=f"student {i} {arch}"), **kwargs)
         h = train_stage(run, f"student-{arch}", dict(base, arch=arch, kw=kw), train, {"model": m}) if run else train(None)
         students.append(freeze(m.to(dev))); histories.append(h)
     return students, histories

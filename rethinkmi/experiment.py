@@ -16,15 +16,17 @@ from PIL import Image
 from torch import nn
 
 import rethinkmi
-from .core import CheckpointError, RunDir, default_device, load_checkpoint, progress, save_checkpoint, seed_everything
+from .core import CheckpointError, RunDir, default_device, fingerprint, load_checkpoint, progress, save_checkpoint, seed_everything
 from .data import SplitDataset, celeba_transform, ffhq_transform
-from .distill import distill_students, fingerprint
+from .distill import distill_students
 from .distributed import agree, barrier, is_main, process_group, rank_zero_first, shard_path, sharded_invert
-from .evaluation import ResultsTable, plus_minus, evaluate_attack, evaluate_images, reconstruction_grid
+from .evaluation import evaluate_images
 from .inversion import InversionResult, invert, variant_config
 from .models import (CLASSIFIERS, REFERENCE_LAYOUTS, DGWGAN, Classifier, Generator, MinibatchDiscriminator,
                               build_classifier, load_reference)
 from .preg import PReg
+from .results import ResultsTable, plus_minus, evaluate_attack, reconstruction_grid
+from .train_loop import TrainOptions
 from .training import DemoModels, demo_models, train_classifier, train_gmi_gan, train_kedmi_gan
 
 # %% auto #0
@@ -234,8 +236,8 @@ def students(self:Demo, public:str, # "same" or "shifted"
         st, x = dict(self.s["students"]), self.models.public(PUBLIC_STYLE[public]).tensors()[0]
         n, archs, w = st.pop("n_public"), [tuple(a) for a in st.pop("archs")], st.pop("l2_weight")
         pub = (x[:n], torch.zeros(len(x[:n]), dtype=torch.long))
-        return distill_students(self.models.target, pub, archs, root=self.out/"students", seed=self.seed, device=self.device,
-                                test_data=self.models.test, l2_weight=w if l2 else 0.0, **st)
+        return distill_students(self.models.target, pub, archs, root=self.out/"students", opts=TrainOptions(seed=self.seed, device=self.device, **st),
+                                test_data=self.models.test, l2_weight=w if l2 else 0.0)
     return self.timed(f"students-{public}-{'kl+l2' if l2 else 'kl'}", make)[0]
 
 # %% ../nbs/10_experiments.ipynb #33539756
@@ -517,7 +519,7 @@ def run_train_classifier(out:str, # the run folder
     tr, te = (split_data(s, root, dataset, model.input_size) if s else None for s in (train, test))
     for ds in filter(None, (tr, te)): _check_split_labels(ds, n_classes)
     rec = start_run(out, "train-classifier", args, seed, device) if is_main() else None
-    h = train_classifier(model, tr, te, epochs, lr, batch_size=batch_size, ckpt_path=out/"train.ckpt", device=dev, seed=seed, desc=arch)
+    h = train_classifier(model, tr, te, TrainOptions(epochs, lr, batch_size, seed, dev, ckpt_path=out/"train.ckpt", desc=arch))
     path = out/"model.pt"
     if is_main():
         save_net(model, path, arch, n_classes=n_classes, **kw); (out/"train.ckpt").unlink(missing_ok=True)
@@ -555,8 +557,8 @@ def run_train_gan(out:str, # the run folder
         "MinibatchDiscriminator", dict(n_classes=T.n_classes, size=size, width=width, group_size=batch_size))
     D = build_net(d_arch, **d_kw)
     rec = start_run(out, "train-gan", args, seed, args["device"]) if is_main() else None
-    kw = dict(batch_size=batch_size, n_critic=n_critic, lr=lr, ckpt_path=out/"train.ckpt", device=device, seed=seed)
-    h = train_gmi_gan(G, D, data, epochs, **kw) if kind == "gmi" else train_kedmi_gan(G, D, T, data, epochs, **kw)
+    o = TrainOptions(epochs, lr, batch_size, seed, device, ckpt_path=out/"train.ckpt")
+    h = train_gmi_gan(G, D, data, o, n_critic=n_critic) if kind == "gmi" else train_kedmi_gan(G, D, T, data, o, n_critic=n_critic)
     if is_main():
         paths = [save_net(G, out/"G.pt", "Generator", size=size, width=width), save_net(D, out/"D.pt", d_arch, **d_kw)]
         (out/"train.ckpt").unlink(missing_ok=True)
@@ -590,8 +592,8 @@ def run_distill(out:str, # the run folder
     te = split_data(test, root, "celeba", size) if test else None
     if te is not None: _check_split_labels(te, T.n_classes)
     rec = start_run(out, "distill", args, seed, args["device"]) if is_main() else None
-    students, hs = distill_students(T, data, specs, root=out/"cache", seed=seed, device=device, epochs=epochs, lr=lr,
-                                    batch_size=batch_size, l2_weight=l2_weight, test_data=te)
+    students, hs = distill_students(T, data, specs, root=out/"cache", opts=TrainOptions(epochs, lr, batch_size, seed, device),
+                                    l2_weight=l2_weight, test_data=te)
     paths = [out/f"student{i}-{a}.pt" for i, (a, _) in enumerate(specs)]
     if is_main():
         for s, p, (a, kw) in zip(students, paths, specs): save_net(s, p, a, n_classes=T.n_classes, **kw)

@@ -11,7 +11,9 @@ import torch
 from fastcore.basics import patch
 
 from .core import default_device
-from .evaluation import framed, evaluate_images, topk_hits
+from .evaluation import evaluate_images
+from .results import framed
+from .training import topk_hits
 from .experiment import METHOD_NAMES, VARIANT_NAMES, Demo, read_run
 
 # %% auto #0

@@ -11,33 +11,46 @@ import torch.nn.functional as F
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['ce_loss', 'logit_loss', 'feature_reg', 'identity_loss']
+__all__ = ['reduce_loss', 'check_labels', 'ce_loss', 'logit_loss', 'feature_reg', 'identity_loss']
 
 # %% ../nbs/04_identity_loss.ipynb #4146bdf6
-def _reduce(x:Tensor, # per-sample losses, shape (B,)
-            reduction:str # "mean" or "none"
-           ) -> Tensor:
+def reduce_loss(x:Tensor, # per-sample losses, shape (B,)
+                reduction:str # "mean" or "none"
+               ) -> Tensor:
     "Reduce per-sample losses: their mean (`'mean'`) or themselves (`'none'`)."
     if reduction == "mean": return x.mean()
     if reduction == "none": return x
     raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
 
 # %% ../nbs/04_identity_loss.ipynb #0ec4f445
-def _check_labels(logits:Tensor, # (B, K) class scores
-                  labels:Tensor, # (B,) integer classes
-                  validate:bool=True # also check the labels' range (one host sync on a GPU)
-                 ):
-    "Raise a clear error unless `logits` is (B, K) and `labels` holds B integer classes in [0, K)."
-    if logits.ndim != 2: raise ValueError(f"logits must have shape (B, K), got {tuple(logits.shape)}")
-    if labels.shape != logits.shape[:1]:
-        raise ValueError(f"labels of shape {tuple(labels.shape)} do not match logits of shape {tuple(logits.shape)}")
+def _label_rows(labels:Tensor, n:int|None, rows:str, name:str):
+    "Raise a `ValueError` unless `labels` is 1-d with `n` values (any number when `n` is None)."
+    if n is None and labels.ndim != 1: raise ValueError(f"{name} must be 1-d, got shape {tuple(labels.shape)}")
+    if n is not None and (labels.ndim != 1 or len(labels) != n):
+        raise ValueError(f"{name} of shape {tuple(labels.shape)} do not match {rows}: {name} must hold {n} values, one per row")
+
+# %% ../nbs/04_identity_loss.ipynb #b20cb376
+def check_labels(labels, # class indices: a tensor, or anything `torch.as_tensor` takes
+                 logits:Tensor|None=None, # (B, K) scores the labels belong to: B labels in [0, K) are wanted
+                 n:int|None=None, # without logits: how many labels are wanted (`None`: any number)
+                 n_classes:int|None=None, # without logits: labels must lie in [0, n_classes) (`None`: no range check)
+                 name:str="labels", # what the errors call them
+                 validate:bool=True # check the range (one host sync on a GPU: pass False inside hot loops)
+                ) -> Tensor:
+    "`labels` as a 1-d int64 tensor on their device, or a clear error: integers, one per row, in range."
+    if logits is not None:
+        if logits.ndim != 2: raise ValueError(f"logits must have shape (B, K), got {tuple(logits.shape)}")
+        n, n_classes = logits.shape
+    labels = torch.as_tensor(labels)
+    _label_rows(labels, n, f"logits of shape {tuple(logits.shape)}" if logits is not None else f"{n} rows", name)
     if labels.dtype.is_floating_point or labels.dtype == torch.bool:
-        raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
-    if validate and labels.numel():
+        raise TypeError(f"{name} must be integers (integer class indices), got dtype {labels.dtype}")
+    if validate and n_classes is not None and labels.numel():
         lo, hi = torch.stack(torch.aminmax(labels)).tolist()
-        if lo < 0 or hi >= logits.shape[1]:
-            raise ValueError(f"label {lo if lo < 0 else hi} out of range for logits of shape {tuple(logits.shape)} "
-                             f"(classes 0..{logits.shape[1]-1})")
+        if lo < 0 or hi >= n_classes:
+            where = f" for logits of shape {tuple(logits.shape)}" if logits is not None else ""
+            raise ValueError(f"label {lo if lo < 0 else hi} out of range{where}: {name} must lie in [0, {n_classes}) (classes 0..{n_classes - 1})")
+    return labels.long()
 
 # %% ../nbs/04_identity_loss.ipynb #75ada4ec
 def ce_loss(logits:Tensor, # (B, K) class scores of one model
@@ -46,8 +59,8 @@ def ce_loss(logits:Tensor, # (B, K) class scores of one model
             validate:bool=True # check the labels' range (a host sync on a GPU: pass False inside hot loops)
            ) -> Tensor:
     "Cross-entropy identity loss $-\\log\\operatorname{softmax}(f(x_i))_{y_i}$, averaged over the batch or per sample."
-    _check_labels(logits, labels, validate)
-    return _reduce(F.cross_entropy(logits.float(), labels, reduction="none"), reduction)
+    labels = check_labels(labels, logits, validate=validate)
+    return reduce_loss(F.cross_entropy(logits.float(), labels, reduction="none"), reduction)
 
 # %% ../nbs/04_identity_loss.ipynb #5417674b
 def logit_loss(logits:Tensor, # (B, K) class scores of one model
@@ -56,8 +69,8 @@ def logit_loss(logits:Tensor, # (B, K) class scores of one model
                validate:bool=True # check the labels' range (a host sync on a GPU: pass False inside hot loops)
               ) -> Tensor:
     "Logit identity loss: minus the logit of each input's label, averaged over the batch or per sample."
-    _check_labels(logits, labels, validate)
-    return _reduce(-logits.gather(1, labels[:, None])[:, 0].float(), reduction)
+    labels = check_labels(labels, logits, validate=validate)
+    return reduce_loss(-logits.gather(1, labels[:, None])[:, 0].float(), reduction)
 
 # %% ../nbs/04_identity_loss.ipynb #f35128fb
 def feature_reg(features:Tensor, # (B, d) penultimate features of the target
@@ -69,7 +82,7 @@ def feature_reg(features:Tensor, # (B, d) penultimate features of the target
     if p_reg.shape != features.shape and p_reg.shape != features.shape[1:]:
         raise ValueError(f"p_reg of shape {tuple(p_reg.shape)} does not match features of shape {tuple(features.shape)} "
                          f"(expected {tuple(features.shape)} or {tuple(features.shape[1:])})")
-    return _reduce((features.float() - p_reg.float()).pow(2).flatten(1).mean(1), reduction)
+    return reduce_loss((features.float() - p_reg.float()).pow(2).flatten(1).mean(1), reduction)
 
 # %% ../nbs/04_identity_loss.ipynb #19e78628
 def _check_outputs(outputs:Sequence[tuple[Tensor, Tensor]] # (features, logits) per model, target first
@@ -101,7 +114,7 @@ def identity_loss(outputs:Sequence[tuple[Tensor, Tensor]], # (features, logits) 
     "The identity loss: the `kind` loss averaged over the models, plus `lam` times the target's feature regulariser."
     if kind not in _KINDS: raise ValueError(f"kind must be 'ce' or 'logit', got {kind!r}")
     outputs = _check_outputs(outputs)
-    _check_labels(outputs[0][1], labels, validate)
+    labels = check_labels(labels, outputs[0][1], validate=validate)
     per = torch.stack([_KINDS[kind](lg, labels, "none", validate=False) for _, lg in outputs]).mean(0)
     if p_reg is not None: per = per + lam * feature_reg(outputs[0][0], p_reg, "none")
-    return _reduce(per, reduction)
+    return reduce_loss(per, reduction)

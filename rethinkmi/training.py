@@ -4,148 +4,38 @@
 
 # %% ../nbs/03_training.ipynb #e23e2d7e
 from __future__ import annotations
-import contextlib, functools, os, random, time
-from dataclasses import dataclass, field
+import functools, os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Sequence
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from torch import Tensor
 
-from .core import RunDir, config_hash, default_device, load_checkpoint, progress, save_checkpoint, seed_everything
+from .core import RunDir, config_hash, default_device, seed_everything
 from .data import SynthFaces
-from .distributed import ddp, epoch_seed, get_rank, get_world_size, is_main
+from .distributed import ddp, get_world_size, is_main
+from .losses import check_labels
 from .models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
+from .train_loop import Accel, Batches, TrainOptions, resume, train_epochs
 
 # %% auto #0
-__all__ = ['Batches', 'rng_state', 'set_rng_state', 'save_training_state', 'load_training_state', 'Accel', 'topk_correct',
-           'evaluate', 'lr_schedule', 'random_flip', 'train_classifier', 'plot_history', 'gradient_penalty',
+__all__ = ['topk_hits', 'evaluate', 'lr_schedule', 'random_flip', 'train_classifier', 'plot_history', 'gradient_penalty',
            'train_gmi_gan', 'soft_cross_entropy', 'kedmi_d_loss', 'kedmi_g_loss', 'resize_to', 'train_kedmi_gan',
            'demo_root', 'DemoModels', 'train_stage', 'demo_models']
 
-# %% ../nbs/03_training.ipynb #1bb67869
-class Batches:
-    "Mini-batches `(x, y)` of a data set: tensor indexing when the data fits in memory, else a `DataLoader`."
-    def __init__(self, data, # a SynthFaces (or anything with `tensors()`), an (images, labels) pair of tensors, or a Dataset of (image, label)
-                 batch_size:int=64, # images per batch
-                 shuffle:bool=False, # a new random order each pass (from torch's global generator)
-                 drop_last:bool=False, # skip a last, smaller batch
-                 num_workers:int=0, # DataLoader workers (Dataset path only)
-                 share:tuple[int, int]|None=None, # (rank, world): this rank's share of every epoch (`DistributedSampler`); None: all
-                 seed:int=0 # the shuffling seed of a share (with `set_epoch`, as `DistributedSampler`)
-                ):
-        self.batch_size, self.shuffle, self.drop_last, self.num_workers, self.seed = batch_size, shuffle, drop_last, num_workers, seed
-        self.share, self.epoch = (share if share and share[1] > 1 else None), 0
-        if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data): self.x, self.y = data
-        elif callable(getattr(data, "tensors", None)): self.x, self.y = data.tensors()
-        else: self.x, self.data = None, data
-        n = len(self.x) if self.x is not None else len(data)
-        self.n, self.n_local = n, -(-n // self.share[1]) if self.share else n   # a share: every rank the same count (DistributedSampler pads)
-        if n == 0 or (drop_last and self.n_local < batch_size):
-            raise ValueError(f"no batch of {batch_size} in a data set of {self.n_local} items" + (" (drop_last)" if drop_last else ""))
-
-    def __len__(self): return self.n_local // self.batch_size if self.drop_last else -(-self.n_local // self.batch_size)
-    def set_epoch(self, epoch:int):
-        "The epoch about to start: it seeds the order of a share (no effect without one)."
-        self.epoch = epoch
-    def order(self) -> torch.Tensor:
-        "The indices this pass visits: the whole data (shuffled from torch's global generator), or this rank's share of the epoch."
-        if self.share is None: return torch.randperm(self.n) if self.shuffle else torch.arange(self.n)
-        s = DistributedSampler(range(self.n), num_replicas=self.share[1], rank=self.share[0], shuffle=self.shuffle, seed=self.seed)
-        s.set_epoch(self.epoch)
-        return torch.tensor(list(s))
-    def __iter__(self):
-        if self.x is None and self.share is None:
-            yield from DataLoader(self.data, self.batch_size, shuffle=self.shuffle, drop_last=self.drop_last, num_workers=self.num_workers); return
-        idx = self.order()[:len(self) * self.batch_size]
-        if self.x is None: yield from DataLoader(Subset(self.data, idx.tolist()), self.batch_size, num_workers=self.num_workers); return
-        for b in idx.split(self.batch_size): yield self.x[b], self.y[b]
-
-# %% ../nbs/03_training.ipynb #22b829ef
-def rng_state() -> dict:
-    "The state of python's, numpy's and torch's (CPU and CUDA) random generators, as tensors and numbers."
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return dict(python=random.getstate(), torch=torch.get_rng_state(),
-                numpy=(kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
-                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
-
-def set_rng_state(state:dict # what `rng_state` returned
-                 ):
-    "Restore the random generators saved by `rng_state`."
-    random.setstate(state["python"]); torch.set_rng_state(state["torch"])
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    if state["cuda"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["cuda"])
-
-# %% ../nbs/03_training.ipynb #12f78075
-def save_training_state(path:str|Path, # the epoch checkpoint
-                        epoch:int, # epochs done
-                        history:dict, # lists of per-epoch numbers
-                        config:Mapping, # the run's settings; a resume must match them
-                        **objs # models, optimisers, schedulers (saved through `state_dict`) or plain checkpointable values
-                       ) -> Path:
-    "Write an epoch checkpoint atomically: `objs`' states, `epoch`, `history`, random state and `config` (under torchrun, rank 0 alone writes)."
-    if not is_main(): return Path(path)                         # the replicas are identical: one file, from rank 0
-    state = {k: o.state_dict() if hasattr(o, "state_dict") else o for k, o in objs.items()}
-    return save_checkpoint(dict(state, epoch=epoch, history=history, rng=rng_state(), config=dict(config)), path)
-
-# %% ../nbs/03_training.ipynb #385578ea
-def load_training_state(path:str|Path|None, # the epoch checkpoint (`None` or a missing file: nothing to resume)
-                        config:Mapping, # this run's settings; must equal the saved ones
-                        **objs # objects whose `load_state_dict` receives the saved states of the same names
-                       ) -> dict|None:
-    "Restore `objs` and the random state from an epoch checkpoint; return the whole checkpoint, or `None` without one."
-    if path is None or not Path(path).exists(): return None
-    ck = load_checkpoint(path, unwrap=False)
-    old = ck.get("config", {})
-    if config_hash(old) != config_hash(config):
-        diff = [f"{k}: {old.get(k)!r} there, {config.get(k)!r} here" for k in sorted(set(old) | set(config), key=str) if old.get(k) != config.get(k)]
-        raise ValueError(f"{path}: this checkpoint was written with other settings ({'; '.join(diff)}); "
-                         "pass the same settings to resume, or delete the file to start again")
-    for k, o in objs.items(): o.load_state_dict(ck[k])
-    set_rng_state(ck["rng"])
-    return ck
-
-# %% ../nbs/03_training.ipynb #bde0f96c
-@dataclass
-class Accel:
-    "Where and how to compute: the device, bfloat16 autocast on or off, channels_last on or off."
-    device:torch.device # where models and batches go
-    amp:bool=False # run forward passes under bfloat16 autocast
-    channels_last:bool=False # keep 4-d tensors and conv weights in channels_last layout
-
-    @classmethod
-    def make(cls, device=None, # see `default_device`
-             amp:bool|None=None, # `None`: on for CUDA only
-             channels_last:bool|None=None # `None`: on for CUDA only
-            ) -> Accel:
-        "Pick the device and, unless told, turn AMP and channels_last on exactly when it is a GPU."
-        device = default_device(device); cuda = device.type == "cuda"
-        return cls(device, cuda if amp is None else amp, cuda if channels_last is None else channels_last)
-
-    def autocast(self):
-        "A bfloat16 autocast context when `amp`, else a no-op."
-        return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
-    def model(self, m:nn.Module) -> nn.Module:
-        "Move a model to the device (and layout)."
-        return m.to(self.device, memory_format=torch.channels_last) if self.channels_last else m.to(self.device)
-    def batch(self, x:torch.Tensor) -> torch.Tensor:
-        "Move a batch to the device (and layout)."
-        x = x.to(self.device, non_blocking=True)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
-
 # %% ../nbs/03_training.ipynb #577963c3
-def topk_correct(logits:torch.Tensor, # N x K
-                 y:torch.Tensor, # N true labels
-                 ks:Sequence[int]=(1, 5) # the k's
-                ) -> list[torch.Tensor]:
-    "For each k, the number of rows whose label is among the k largest logits (as tensors: no host sync)."
-    top = logits.topk(min(max(ks), logits.shape[1]), 1).indices
-    hit = top == y[:, None]
-    return [hit[:, :k].any(1).sum() for k in ks]
+def topk_hits(logits:Tensor, # (N, K) class scores
+              labels, # (N,) true classes in [0, K)
+              topk:Sequence[int]=(1, 5), # the k's
+              validate:bool=True # check the labels' range (a host sync on a GPU: pass False where they are known to fit)
+             ) -> Tensor:
+    "A bool (len(topk), N) tensor: is `labels[i]` among the k highest of `logits[i]`? A tie counts against the label."
+    labels = check_labels(labels, logits, validate=validate)
+    rank = (logits >= logits.gather(1, labels[:, None])).sum(1)
+    return torch.stack([rank <= k for k in topk])
 
 # %% ../nbs/03_training.ipynb #411f5655
 @torch.no_grad()
@@ -158,14 +48,14 @@ def evaluate(model:nn.Module, # a classifier returning (features, logits)
     "Mean cross-entropy `loss`, `top1` and `top5` accuracy of `model` on `data`."
     acc, was = Accel.make(device, amp), model.training
     acc.model(model).eval()
-    loss, c1, c5, n = 0., 0, 0, 0
+    loss, hits, n = 0., 0, 0
     for x, y in Batches(data, batch_size):
         x, y = acc.batch(x), y.to(acc.device)
         with acc.autocast(): logits = model(x)[1].float()
         loss = loss + F.cross_entropy(logits, y, reduction="sum")
-        k1, k5 = topk_correct(logits, y); c1, c5, n = c1 + k1, c5 + k5, n + len(y)
+        hits, n = hits + topk_hits(logits, y, validate=False).sum(1), n + len(y)   # summed on the device: no host sync
     model.train(was)
-    return dict(loss=float(loss) / n, top1=float(c1) / n, top5=float(c5) / n)
+    return dict(loss=float(loss) / n, top1=float(hits[0]) / n, top5=float(hits[1]) / n)
 
 # %% ../nbs/03_training.ipynb #df0c9416
 def lr_schedule(opt, schedule:str, lr:float, total:int):
@@ -174,7 +64,8 @@ def lr_schedule(opt, schedule:str, lr:float, total:int):
     if schedule == "cosine": return torch.optim.lr_scheduler.CosineAnnealingLR(opt, total)
     raise ValueError(f"schedule must be 'onecycle' or 'cosine', got {schedule!r}")
 
-def random_flip(x:torch.Tensor) -> torch.Tensor:
+# %% ../nbs/03_training.ipynb #3cf12def
+def random_flip(x:Tensor) -> Tensor:
     "Mirror each image of the batch left-right with probability 1/2."
     return torch.where(torch.rand(len(x), 1, 1, 1, device=x.device) < 0.5, x.flip(3), x)
 
@@ -197,49 +88,30 @@ def _classifier_epoch(model, opt, sched, batches, acc:Accel, flip:bool, bar) -> 
 def train_classifier(model:nn.Module, # a classifier returning (features, logits), trained in place
                      train_data, # training data: what `Batches` accepts
                      test_data=None, # test data for the per-epoch evaluation and best-epoch selection
-                     epochs:int=20, # passes over the training data
-                     lr:float=0.1, # peak learning rate of the schedule
-                     batch_size:int=64, # images per step
+                     opts:TrainOptions|None=None, # the run: epochs (default 20), peak learning rate (0.1), batch size, seed, device, checkpoint...
                      momentum:float=0.9, # SGD momentum (Nesterov); the one-cycle schedule cycles it between 0.85 and 0.95 instead
                      weight_decay:float=5e-4, # L2 weight decay
                      schedule:str="onecycle", # "onecycle" or "cosine"
-                     flip:bool=True, # random horizontal flips
-                     ckpt_path:str|Path|None=None, # epoch checkpoint to write and to resume from
-                     device=None, # see `default_device`
-                     seed:int=0, # seeds batch order and flips of a fresh run
-                     amp:bool|None=None, # bfloat16 autocast (`None`: on CUDA)
-                     channels_last:bool|None=None, # channels_last layout (`None`: on CUDA)
-                     callback:Callable[[int, dict], None]|None=None, # called with (epoch, history) after each epoch's checkpoint
-                     desc:str="classifier" # progress bar label
+                     flip:bool=True # random horizontal flips
                     ) -> dict:
     "Train `model` with SGD + momentum and a schedule; keep the best epoch's weights by test top-1; return the history."
-    acc = Accel.make(device, amp, channels_last); acc.model(model); net = ddp(model)
-    batches = Batches(train_data, batch_size, shuffle=True, share=(get_rank(), get_world_size()), seed=seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
-    sched = lr_schedule(opt, schedule, lr, epochs * len(batches))
-    config = dict(trainer="classifier", epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, weight_decay=weight_decay,
-                  schedule=schedule, flip=flip, n_train=batches.n, seed=seed, world=get_world_size())
-    seed_everything(seed)
-    ck = load_training_state(ckpt_path, config, model=model, opt=opt, sched=sched)
-    start, h = (ck["epoch"], ck["history"]) if ck else (0, {})
+    o = TrainOptions.fill(opts, epochs=20, lr=0.1, desc="classifier"); acc = o.accel(); acc.model(model); net = ddp(model)
+    batches = o.batches(train_data)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], o.lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
+    sched = lr_schedule(opt, schedule, o.lr, o.epochs * len(batches))
+    config = dict(trainer="classifier", epochs=o.epochs, lr=o.lr, batch_size=o.batch_size, momentum=momentum, weight_decay=weight_decay,
+                  schedule=schedule, flip=flip, n_train=batches.n, seed=o.seed, world=get_world_size())
+    start, h, ck = resume(o, config, model=model, opt=opt, sched=sched)
     best = ck["best"] if ck else dict(top1=-1.0, epoch=-1, state=None)
-    bar = progress(total=epochs * len(batches), initial=start * len(batches), desc=desc)
-    for epoch in range(start, epochs):
-        t0 = time.perf_counter()
-        row = dict(epoch=epoch + 1, lr=sched.get_last_lr()[0])
-        batches.set_epoch(epoch); epoch_seed(seed, epoch)
+    def run_epoch(epoch, bar):
+        row = dict(lr=sched.get_last_lr()[0])
         row["train_loss"], row["train_acc"] = _classifier_epoch(net, opt, sched, batches, acc, flip, bar)
-        if test_data is not None:
-            r = evaluate(model, test_data, device=acc.device, amp=acc.amp)
-            row.update(test_loss=r["loss"], test_top1=r["top1"], test_top5=r["top5"])
-            if r["top1"] > best["top1"]: best = dict(top1=r["top1"], epoch=epoch + 1, state={k: v.detach().clone() for k, v in model.state_dict().items()})
-        row["seconds"] = time.perf_counter() - t0
-        for k, v in row.items(): h.setdefault(k, []).append(v)
-        bar.set_postfix({k: f"{row[k]:.3g}" for k in ("train_loss", "test_top1") if k in row})
-        if ckpt_path is not None: save_training_state(ckpt_path, epoch + 1, h, config, model=model, opt=opt, sched=sched, best=best)
-        if callback is not None: callback(epoch + 1, h)
-    bar.close()
+        if test_data is None: return row
+        row |= {f"test_{k}": v for k, v in evaluate(model, test_data, device=acc.device, amp=acc.amp).items()}
+        if row["test_top1"] > best["top1"]: best.update(top1=row["test_top1"], epoch=epoch + 1, state={k: v.detach().clone() for k, v in model.state_dict().items()})
+        return row
+    state = dict(model=model, opt=opt, sched=sched, best=best)
+    h = train_epochs(o, batches, run_epoch, config, state, start, h, show=("train_loss", "test_top1"))
     if best["state"] is not None: model.load_state_dict(best["state"])
     h["best_epoch"], h["best_top1"] = best["epoch"], best["top1"]
     return h
@@ -277,70 +149,65 @@ def gradient_penalty(D:nn.Module, # the critic, one score per image
 # %% ../nbs/03_training.ipynb #f725bb4c
 def _adam(m, lr, betas): return torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr, betas=betas)
 
-def _train_gan(G, D, public_data, epochs, step_fn, config, batch_size, lr, betas, ckpt_path, acc:Accel, seed, callback, desc) -> dict:
+# %% ../nbs/03_training.ipynb #236dd8b6
+def _train_gan(G, D, public_data, step_fn, config:dict, betas:tuple, o:TrainOptions, acc:Accel) -> dict:
     "The GAN loop: `step_fn(x, step, opt_g, opt_d, G, D)` -> dict of scalar tensors, averaged per epoch into the history."
     acc.model(G).train(); acc.model(D).train(); Gw, Dw = ddp(G), ddp(D)   # under torchrun, steps train through DDP wrappers
-    batches = Batches(public_data, batch_size, shuffle=True, drop_last=True, share=(get_rank(), get_world_size()), seed=seed)
-    opt_g, opt_d = _adam(G, lr, betas), _adam(D, lr, betas)
-    config = dict(config, lr=lr, betas=list(betas), batch_size=batch_size, n_public=batches.n, seed=seed, world=get_world_size())  # not epochs: a run can be extended
-    seed_everything(seed)
-    ck = load_training_state(ckpt_path, config, G=G, D=D, opt_g=opt_g, opt_d=opt_d)
-    start, h = (ck["epoch"], ck["history"]) if ck else (0, {})
-    bar = progress(total=epochs * len(batches), initial=start * len(batches), desc=desc)
-    for epoch in range(start, epochs):
-        t0, sums = time.perf_counter(), {}
-        batches.set_epoch(epoch); epoch_seed(seed, epoch)
+    batches = o.batches(public_data, drop_last=True)
+    opt_g, opt_d = _adam(G, o.lr, betas), _adam(D, o.lr, betas)
+    config = dict(config, lr=o.lr, betas=list(betas), batch_size=o.batch_size, n_public=batches.n, seed=o.seed, world=get_world_size())  # not epochs: a run can be extended
+    state = dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d)
+    start, h, _ = resume(o, config, **state)
+    def run_epoch(epoch, bar):
+        sums = {}
         for i, (x, _) in enumerate(batches):
             out = step_fn(acc.batch(x), epoch * len(batches) + i, opt_g, opt_d, Gw, Dw)
             for k, v in out.items(): sums[k] = sums.get(k, 0.) + v.detach().float()
             bar.update()
-        row = dict(epoch=epoch + 1, **{k: float(v) / len(batches) for k, v in sums.items()}, seconds=time.perf_counter() - t0)
-        for k, v in row.items(): h.setdefault(k, []).append(v)
-        bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k.endswith("loss")})
-        if ckpt_path is not None: save_training_state(ckpt_path, epoch + 1, h, config, G=G, D=D, opt_g=opt_g, opt_d=opt_d)
-        if callback is not None: callback(epoch + 1, h)
-    bar.close(); G.eval(); D.eval()
+        return {k: float(v) / len(batches) for k, v in sums.items()}
+    h = train_epochs(o, batches, run_epoch, config, state, start, h, show=("d_loss", "g_loss"))
+    G.eval(); D.eval()
     return h
+
+# %% ../nbs/03_training.ipynb #c6f67b49
+def _gmi_d_step(x:Tensor, G, Dw, opt_d, acc:Accel, gp_weight:float) -> dict:
+    "One critic step on real images `x` against as many fakes; returns the logged numbers."
+    z = torch.randn(len(x), G.z_dim, device=acc.device)
+    with torch.no_grad(), acc.autocast(): fake = G(z)
+    with acc.autocast():
+        s_real, s_fake = Dw(x).float(), Dw(fake).float()
+        gp = gradient_penalty(Dw, x, fake)
+    wd = s_real.mean() - s_fake.mean()
+    d_loss = -wd + gp_weight * gp
+    opt_d.zero_grad(set_to_none=True); d_loss.backward(); opt_d.step()
+    return dict(d_loss=d_loss, wasserstein=wd, gp=gp, g_loss=torch.zeros((), device=acc.device))
+
+# %% ../nbs/03_training.ipynb #7bdef93c
+def _gmi_g_step(n:int, G, D, Gw, opt_g, acc:Accel) -> Tensor:
+    "One generator step on `n` fresh latents, the critic frozen; returns G's loss."
+    D.requires_grad_(False)
+    with acc.autocast(): g_loss = -D(Gw(torch.randn(n, G.z_dim, device=acc.device))).float().mean()
+    opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
+    D.requires_grad_(True)
+    return g_loss
 
 # %% ../nbs/03_training.ipynb #e39902ef
 def train_gmi_gan(G:Generator, # the generator, trained in place
                   D:DGWGAN, # the WGAN critic (one score per image), trained in place
                   public_data, # public images: what `Batches` accepts (labels are ignored)
-                  epochs:int, # passes over the public data (the reference: 120 over 30,000 images)
-                  lr:float=2e-4, # Adam learning rate of both networks
+                  opts:TrainOptions|None=None, # the run: epochs (default 120, the reference's over 30,000 images), Adam learning rate of both networks (2e-4), batch size...
                   betas:tuple=(0.5, 0.999), # Adam betas
-                  batch_size:int=64, # images per step
                   n_critic:int=5, # critic steps per generator step
-                  gp_weight:float=10.0, # lambda of the gradient penalty
-                  ckpt_path:str|Path|None=None, # epoch checkpoint to write and to resume from
-                  device=None, # see `default_device`
-                  seed:int=0, # seeds batch order and latents of a fresh run
-                  amp:bool|None=None, # bfloat16 autocast (`None`: on CUDA)
-                  channels_last:bool|None=None, # channels_last layout (`None`: on CUDA)
-                  callback:Callable[[int, dict], None]|None=None, # called with (epoch, history) after each epoch's checkpoint
-                  desc:str="GMI GAN" # progress bar label
+                  gp_weight:float=10.0 # lambda of the gradient penalty
                  ) -> dict:
     "Train a GMI generator and critic as a WGAN-GP on public images; return the history (G and D end in eval mode)."
-    acc = Accel.make(device, amp, channels_last)
+    o = TrainOptions.fill(opts, epochs=120, lr=2e-4, desc="GMI GAN"); acc = o.accel()
     def step(x, i, opt_g, opt_d, Gw, Dw):
-        z = torch.randn(len(x), G.z_dim, device=acc.device)
-        with torch.no_grad(), acc.autocast(): fake = G(z)
-        with acc.autocast():
-            s_real, s_fake = Dw(x).float(), Dw(fake).float()
-            gp = gradient_penalty(Dw, x, fake)
-        wd = s_real.mean() - s_fake.mean()
-        d_loss = -wd + gp_weight * gp
-        opt_d.zero_grad(set_to_none=True); d_loss.backward(); opt_d.step()
-        out = dict(d_loss=d_loss, wasserstein=wd, gp=gp, g_loss=torch.zeros((), device=acc.device))
-        if (i + 1) % n_critic == 0:
-            D.requires_grad_(False)
-            with acc.autocast(): g_loss = -D(Gw(torch.randn(len(x), G.z_dim, device=acc.device))).float().mean()
-            opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
-            D.requires_grad_(True)
-            out["g_loss"] = g_loss * n_critic
+        out = _gmi_d_step(x, G, Dw, opt_d, acc, gp_weight)
+        if (i + 1) % n_critic == 0: out["g_loss"] = _gmi_g_step(len(x), G, D, Gw, opt_g, acc) * n_critic
         return out
     config = dict(trainer="gmi_gan", n_critic=n_critic, gp_weight=gp_weight)
-    return _train_gan(G, D, public_data, epochs, step, config, batch_size, lr, betas, ckpt_path, acc, seed, callback, desc)
+    return _train_gan(G, D, public_data, step, config, betas, o, acc)
 
 # %% ../nbs/03_training.ipynb #dd5c2bff
 def soft_cross_entropy(logits:torch.Tensor, # N x K
@@ -349,6 +216,7 @@ def soft_cross_entropy(logits:torch.Tensor, # N x K
     "Cross-entropy with soft labels: mean over rows of -sum_k p_k log softmax(logits)_k."
     return -(p * logits.log_softmax(1)).sum(1).mean()
 
+# %% ../nbs/03_training.ipynb #004d2197
 def kedmi_d_loss(l_real:torch.Tensor, # D's logits on real public images (B x K)
                  l_fake:torch.Tensor, # D's logits on generated images
                  p_real:torch.Tensor, # the target's softmax on the real images (B x K)
@@ -360,6 +228,7 @@ def kedmi_d_loss(l_real:torch.Tensor, # D's logits on real public images (B x K)
     unsup = F.softplus(lse_r).mean() - lse_r.mean() + F.softplus(lse_f).mean()
     return sup + w_unsup * unsup, sup, unsup
 
+# %% ../nbs/03_training.ipynb #2509e760
 def kedmi_g_loss(f_fake:torch.Tensor, # D's features of generated images (B x d)
                  f_real:torch.Tensor, # D's features of real images (no gradient needed)
                  l_fake:torch.Tensor, # D's logits on the generated images
@@ -380,53 +249,55 @@ def resize_to(x:torch.Tensor, # N x 3 x H x W images
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=size < x.shape[-1])
 
 # %% ../nbs/03_training.ipynb #a248572c
+def _kedmi_d_step(x:Tensor, p:Tensor, G, Dw, opt_d, acc:Accel, w_unsup:float) -> dict:
+    "One discriminator step on real images `x` with the target's soft labels `p`; returns the logged numbers."
+    z = torch.randn(len(x), G.z_dim, device=acc.device)
+    with torch.no_grad(), acc.autocast(): fake = G(z)
+    with acc.autocast(): l_real, l_fake = Dw(x)[1].float(), Dw(fake)[1].float()
+    d_loss, sup, unsup = kedmi_d_loss(l_real, l_fake, p, w_unsup)
+    opt_d.zero_grad(set_to_none=True); d_loss.backward(); opt_d.step()
+    zero = torch.zeros((), device=acc.device)
+    return dict(d_loss=d_loss, d_sup=sup, d_unsup=unsup, d_agree=(l_real.argmax(1) == p.argmax(1)).float().mean(), g_loss=zero, g_fm=zero)
+
+# %% ../nbs/03_training.ipynb #43266146
+def _kedmi_g_step(x:Tensor, G, D, Gw, opt_g, acc:Accel, w_ent:float) -> tuple[Tensor, Tensor]:
+    "One generator step (feature matching against the real images `x`, plus the entropy term): (loss, feature-matching term)."
+    D.requires_grad_(False)
+    with torch.no_grad(), acc.autocast(): f_real = D(x)[0].float()
+    with acc.autocast(): f_fake, l_fake = (t.float() for t in D(Gw(torch.randn(len(x), G.z_dim, device=acc.device))))
+    g_loss, fm, _ = kedmi_g_loss(f_fake, f_real, l_fake, w_ent)
+    opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
+    D.requires_grad_(True)
+    return g_loss, fm
+
+# %% ../nbs/03_training.ipynb #3aac3d53
 def train_kedmi_gan(G:Generator, # the generator, trained in place
                     D:MinibatchDiscriminator, # KEDMI's discriminator with K = the target's classes, trained in place
                     target:nn.Module, # the target classifier T: gives soft labels, never trained
                     public_data, # public images: what `Batches` accepts (labels are ignored)
-                    epochs:int, # passes over the public data (the reference: 120)
-                    lr:float=2e-4, # Adam learning rate of both networks
+                    opts:TrainOptions|None=None, # the run: epochs (default 120, the reference's), Adam learning rate of both networks (2e-4), batch size (should equal D.group_size)...
                     betas:tuple=(0.5, 0.999), # Adam betas
-                    batch_size:int=64, # images per step (should equal D.group_size)
                     n_critic:int=5, # discriminator steps per generator step
                     w_unsup:float=0.5, # weight of D's unsupervised real/fake terms
-                    w_ent:float=1e-4, # weight of G's entropy term
-                    ckpt_path:str|Path|None=None, # epoch checkpoint to write and to resume from
-                    device=None, # see `default_device`
-                    seed:int=0, # seeds batch order and latents of a fresh run
-                    amp:bool|None=None, # bfloat16 autocast (`None`: on CUDA)
-                    channels_last:bool|None=None, # channels_last layout (`None`: on CUDA)
-                    callback:Callable[[int, dict], None]|None=None, # called with (epoch, history) after each epoch's checkpoint
-                    desc:str="KEDMI GAN" # progress bar label
+                    w_ent:float=1e-4 # weight of G's entropy term
                    ) -> dict:
     "Train KEDMI's generator and semi-supervised discriminator on public images with the target's soft labels; return the history."
+    o = TrainOptions.fill(opts, epochs=120, lr=2e-4, desc="KEDMI GAN")
     K = getattr(target, "n_classes", None) or target.fc_layer.out_features
     if D.n_classes != K: raise ValueError(f"the discriminator has {D.n_classes} classes but the target has {K}: build it with n_classes={K}")
-    if D.group_size not in (None, batch_size):
-        raise ValueError(f"D.group_size is {D.group_size} but batches have {batch_size} images: D must be trained on the groups it will judge")
-    acc = Accel.make(device, amp, channels_last)
-    was = target.training; acc.model(target).eval()
+    if D.group_size not in (None, o.batch_size):
+        raise ValueError(f"D.group_size is {D.group_size} but batches have {o.batch_size} images: D must be trained on the groups it will judge")
+    acc = o.accel(); was = target.training; acc.model(target).eval()
     t_size = getattr(target, "input_size", None)
     def step(x, i, opt_g, opt_d, Gw, Dw):
         with torch.no_grad(), acc.autocast(): p = target(resize_to(x, t_size) if t_size else x)[1].float().softmax(1)
-        z = torch.randn(len(x), G.z_dim, device=acc.device)
-        with torch.no_grad(), acc.autocast(): fake = G(z)
-        with acc.autocast(): l_real, l_fake = Dw(x)[1].float(), Dw(fake)[1].float()
-        d_loss, sup, unsup = kedmi_d_loss(l_real, l_fake, p, w_unsup)
-        opt_d.zero_grad(set_to_none=True); d_loss.backward(); opt_d.step()
-        zero = torch.zeros((), device=acc.device)
-        out = dict(d_loss=d_loss, d_sup=sup, d_unsup=unsup, d_agree=(l_real.argmax(1) == p.argmax(1)).float().mean(), g_loss=zero, g_fm=zero)
+        out = _kedmi_d_step(x, p, G, Dw, opt_d, acc, w_unsup)
         if (i + 1) % n_critic == 0:
-            D.requires_grad_(False)
-            with torch.no_grad(), acc.autocast(): f_real = D(x)[0].float()
-            with acc.autocast(): f_fake, l_fake = (t.float() for t in D(Gw(torch.randn(len(x), G.z_dim, device=acc.device))))
-            g_loss, fm, _ = kedmi_g_loss(f_fake, f_real, l_fake, w_ent)
-            opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
-            D.requires_grad_(True)
+            g_loss, fm = _kedmi_g_step(x, G, D, Gw, opt_g, acc, w_ent)
             out.update(g_loss=g_loss * n_critic, g_fm=fm * n_critic)
         return out
     config = dict(trainer="kedmi_gan", n_critic=n_critic, w_unsup=w_unsup, w_ent=w_ent, n_classes=K)
-    try: return _train_gan(G, D, public_data, epochs, step, config, batch_size, lr, betas, ckpt_path, acc, seed, callback, desc)
+    try: return _train_gan(G, D, public_data, step, config, betas, o, acc)
     finally: target.train(was)
 
 # %% ../nbs/03_training.ipynb #9e113aba
@@ -511,19 +382,19 @@ def demo_models(root:str|Path|None=None, # run folder; `None`: see `demo_root`
     for role, (arch, width) in (("target", target), ("evaluation", evaluation)):
         seed_everything(seed); m = build_classifier(arch, n_ids, width=width, input_size=size)
         cfg = dict(clf_cfg, arch=arch, width=width)
-        d.histories[role] = train_stage(run, role, cfg, lambda ck: train_classifier(m, d.train, d.test, clf_epochs, clf_lr, ckpt_path=ck,
-                                   device=dev, seed=seed, desc=role), {"model": m})
+        d.histories[role] = train_stage(run, role, cfg, lambda ck: train_classifier(m, d.train, d.test, TrainOptions(clf_epochs, clf_lr,
+                                   seed=seed, device=dev, ckpt_path=ck, desc=role)), {"model": m})
         setattr(d, role, m.to(dev).eval())
     gan_cfg = dict(c, seed=seed, width=gan_width, lr=gan_lr, batch=gan_batch)
     for style in styles:
         seed_everything(seed); G, D = Generator(size=size, width=gan_width), DGWGAN(size, gan_width)
         cfg = dict(gan_cfg, style=style, epochs=gmi_epochs, n_critic=gmi_n_critic)
-        d.histories[f"gmi-{style}"] = train_stage(run, f"gmi-{style}", cfg, lambda ck: train_gmi_gan(G, D, d.public(style), gmi_epochs, gan_lr,
-            batch_size=gan_batch, n_critic=gmi_n_critic, ckpt_path=ck, device=dev, seed=seed, desc=f"GMI GAN {style}"), {"G": G, "D": D})
+        d.histories[f"gmi-{style}"] = train_stage(run, f"gmi-{style}", cfg, lambda ck: train_gmi_gan(G, D, d.public(style), TrainOptions(gmi_epochs, gan_lr,
+            gan_batch, seed, dev, ckpt_path=ck, desc=f"GMI GAN {style}"), n_critic=gmi_n_critic), {"G": G, "D": D})
         d.gmi[style] = (G.to(dev).eval(), D.to(dev).eval())
         seed_everything(seed); G, D = Generator(size=size, width=gan_width), MinibatchDiscriminator(n_ids, size, gan_width, gan_batch)
         cfg = dict(gan_cfg, style=style, epochs=kedmi_epochs, n_critic=kedmi_n_critic, target=config_hash(dict(clf_cfg, arch=target[0], width=target[1])))
-        d.histories[f"kedmi-{style}"] = train_stage(run, f"kedmi-{style}", cfg, lambda ck: train_kedmi_gan(G, D, d.target, d.public(style), kedmi_epochs,
-            gan_lr, batch_size=gan_batch, n_critic=kedmi_n_critic, ckpt_path=ck, device=dev, seed=seed, desc=f"KEDMI GAN {style}"), {"G": G, "D": D})
+        d.histories[f"kedmi-{style}"] = train_stage(run, f"kedmi-{style}", cfg, lambda ck: train_kedmi_gan(G, D, d.target, d.public(style), TrainOptions(kedmi_epochs,
+            gan_lr, gan_batch, seed, dev, ckpt_path=ck, desc=f"KEDMI GAN {style}"), n_critic=kedmi_n_critic), {"G": G, "D": D})
         d.kedmi[style] = (G.to(dev).eval(), D.to(dev).eval())
     return d

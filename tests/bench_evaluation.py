@@ -6,7 +6,8 @@
 """
 import argparse, math, os, time
 import torch
-from rethinkmi.evaluation import attack_accuracy, frechet_distance, knn_distance, prdc
+from rethinkmi.evaluation import attack_accuracy, knn_distance
+from rethinkmi.frechet import frechet_distance, prdc
 
 
 def timed(name, fn, reps=3):

@@ -8,8 +8,11 @@ import torchvision
 from scipy import linalg
 from scipy.spatial.distance import cdist
 
-from rethinkmi.evaluation import (FID_WEIGHTS, TV_INCEPTION_WEIGHTS, ResultsTable, attack_accuracy, embed_images, evaluate_attack,
-                                  fid, frechet_distance, inception_pool, knn_distance, prdc, private_features, topk_hits, weights_hash)
+from rethinkmi.core import fingerprint
+from rethinkmi.evaluation import attack_accuracy, embed_images, knn_distance, private_features
+from rethinkmi.frechet import FID_WEIGHTS, TV_INCEPTION_WEIGHTS, fid, frechet_distance, inception_pool, prdc
+from rethinkmi.results import ResultsTable, evaluate_attack
+from rethinkmi.training import topk_hits
 from rethinkmi.models import build_classifier
 
 
@@ -88,7 +91,7 @@ def test_private_features_key_on_data(tmp_path):
     x2 = x.clone(); x2[0, 0, 0, 0] = 0.5 if x[0, 0, 0, 0] != 0.5 else 0.25
     f2, _ = private_features(m, (x2, y), tmp_path)  # other data: recomputed, not the stale file
     assert len(list(tmp_path.glob("*.pt"))) == 2 and not torch.equal(f1, f2)
-    assert weights_hash(m) == weights_hash(m)
+    assert fingerprint(m, n=16) == fingerprint(m, n=16)
 
 
 # Inception: torchvision's layout, stored under a fake torch hub folder with random weights (offline).

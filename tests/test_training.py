@@ -1,10 +1,12 @@
 "Maintainer checks of rethinkmi.training that do not belong in the notebook's prose."
+from dataclasses import replace
 import pytest, torch
 from torch.utils.data import Subset
 from rethinkmi.core import seed_everything
 from rethinkmi.data import SynthFaces
 from rethinkmi.models import build_classifier
-from rethinkmi.training import Batches, evaluate, train_classifier
+from rethinkmi.train_loop import Batches, TrainOptions
+from rethinkmi.training import evaluate, topk_hits, train_classifier
 
 @pytest.fixture(autouse=True)
 def one_thread():
@@ -16,21 +18,20 @@ def _model(): seed_everything(0); return build_classifier("tiny_vgg", 6, width=4
 def test_dataset_path_resumes_exactly(tmp_path):
     "The DataLoader path (a Dataset without `tensors()`) also resumes to the weights of an uninterrupted run."
     train, test = _data(); train = Subset(train, range(len(train)))
-    kw = dict(epochs=3, lr=0.05, batch_size=8, device="cpu", schedule="cosine")
-    whole = _model(); train_classifier(whole, train, test, **kw)
-    class Stop(Exception): pass
+    o = TrainOptions(epochs=3, lr=0.05, batch_size=8, device="cpu")
+    whole = _model(); train_classifier(whole, train, test, o, schedule="cosine")
     def stop(e, h):
-        if e == 1: raise Stop
-    with pytest.raises(Stop): train_classifier(_model(), train, test, ckpt_path=tmp_path/"c.pt", callback=stop, **kw)
-    resumed = _model(); train_classifier(resumed, train, test, ckpt_path=tmp_path/"c.pt", **kw)
+        if e == 1: raise InterruptedError
+    with pytest.raises(InterruptedError): train_classifier(_model(), train, test, replace(o, ckpt_path=tmp_path/"c.pt", callback=stop), schedule="cosine")
+    resumed = _model(); train_classifier(resumed, train, test, replace(o, ckpt_path=tmp_path/"c.pt"), schedule="cosine")
     for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()): assert torch.equal(a, b)
 
 def test_bad_schedule_and_shapes():
     train, test = _data()
     with pytest.raises(ValueError, match="schedule must be 'onecycle' or 'cosine', got 'step'"):
-        train_classifier(_model(), train, test, epochs=1, schedule="step", device="cpu")
+        train_classifier(_model(), train, test, TrainOptions(1, device="cpu"), schedule="step")
     with pytest.raises(ValueError, match="expects N x 3 x 32 x 32 images, got"):
-        train_classifier(_model(), SynthFaces(6, 2, size=16), epochs=1, device="cpu")
+        train_classifier(_model(), SynthFaces(6, 2, size=16), opts=TrainOptions(1, device="cpu"))
     with pytest.raises(ValueError, match="no batch of 64 in a data set of 12 items"):
         Batches(test, 64, drop_last=True)
 
@@ -41,6 +42,16 @@ def test_evaluate_restores_mode():
 def test_batches_accepts_tensor_dataset():
     "A TensorDataset has a `tensors` attribute (a tuple), not a `tensors()` method: it must take the Dataset path."
     import torch
-    from rethinkmi.training import Batches
+    from rethinkmi.train_loop import Batches
     ds = torch.utils.data.TensorDataset(torch.rand(5, 3, 4, 4), torch.arange(5))
     assert [len(y) for _, y in Batches(ds, 2)] == [2, 2, 1]
+
+def test_topk_ties_count_against_the_label():
+    "One tie rule for training and evaluation: a label tied with another class ranks below it."
+    lg = torch.tensor([[2., 2., 0.], [0., 1., 1.], [5., 5., 5.]])
+    hits = topk_hits(lg, [0, 2, 1], (1, 2, 3))
+    assert hits.tolist() == [[False, False, False], [True, True, False], [True, True, True]]
+    class Fixed(torch.nn.Module):
+        def forward(self, x): return None, lg[:len(x)]
+    r = evaluate(Fixed(), (torch.zeros(3, 3, 1, 1), torch.tensor([0, 2, 1])), device="cpu")
+    assert (r["top1"], r["top5"]) == (0, 1)

@@ -6,6 +6,7 @@ usage: python tools/gpu_time_models.py [--steps 60] [--archs VGG16,IR152,...]"""
 import argparse, json, time
 import torch
 from rethinkmi.models import build_classifier
+from rethinkmi.train_loop import TrainOptions
 from rethinkmi.training import train_classifier
 
 ARCHS = ["VGG16", "IR152", "FaceNet64", "FaceNet", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2",
@@ -16,10 +17,10 @@ def time_steps(arch, steps, amp, device, n_classes=1000, bs=64):
     model = build_classifier(arch, n_classes)
     side = model.input_size
     x = torch.rand(bs * steps, 3, side, side); y = torch.randint(0, n_classes, (bs * steps,))
-    train_classifier(model, (x[:bs * 5], y[:bs * 5]), epochs=1, device=device, amp=amp, channels_last=amp, flip=False)
+    train_classifier(model, (x[:bs * 5], y[:bs * 5]), opts=TrainOptions(1, device=device, amp=amp, channels_last=amp), flip=False)
     if device.type == "cuda": torch.cuda.synchronize()
     t0 = time.perf_counter()
-    train_classifier(model, (x, y), epochs=1, device=device, amp=amp, channels_last=amp, flip=False)
+    train_classifier(model, (x, y), opts=TrainOptions(1, device=device, amp=amp, channels_last=amp), flip=False)
     if device.type == "cuda": torch.cuda.synchronize()
     return time.perf_counter() - t0, side
 
