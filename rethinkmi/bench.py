@@ -16,7 +16,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .cli import parser_for
 from .core import default_device
-from .inversion import attack_copy, invert, latent_losses
+from .fast_inversion import Speed, attack_copy
+from .inversion import Attack, invert, latent_losses
 from .losses import identity_loss
 from .models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
 from .preg import PReg
@@ -51,33 +52,33 @@ def _reference_identity(models, fake, iden, identity, p_reg, lam):
 
 # %% ../nbs/07a_bench.ipynb #84440c8f
 def reference_gmi(G:nn.Module, D:nn.Module, models:Sequence[nn.Module], labels, # as for `invert`
-                  iters:int=2400, n_seeds:int=5, identity:str="ce", p_reg=None, lam:float=1.0, id_weight:float=100,
-                  lr:float=0.02, momentum:float=0.9, clip:float=1.0, z_dim:int=100,
+                  attack:Attack=Attack(), # iters, n_seeds, identity, lam, id_weight, lr, momentum, clip, z_dim
+                  p_reg=None, # a `PReg`, or None: the reference uses its mean
                   batch:int=60, # identities per batch
                   z0:torch.Tensor|None=None, # starting latents (n_ids, n_seeds, z_dim); None: torch.manual_seed(restart)
                   device=None) -> torch.Tensor:
     "GMI inversion with the reference's loop: batches of 60 identities, restarts in turn, unfrozen fp32 networks, a host sync per step."
-    device, labels = default_device(device), torch.as_tensor(labels).long()
-    out = torch.empty(len(labels), n_seeds, z_dim)
+    device, labels, a = default_device(device), torch.as_tensor(labels).long(), attack
+    out = torch.empty(len(labels), a.n_seeds, a.z_dim)
     with unfrozen([G, D, *models], device):
         for b in range(0, len(labels), batch):
             iden = labels[b:b + batch].to(device)
-            for r in range(n_seeds):
+            for r in range(a.n_seeds):
                 torch.manual_seed(r)
-                z = torch.randn(len(iden), z_dim, device=device) if z0 is None else z0[b:b + batch, r].clone().to(device)
+                z = torch.randn(len(iden), a.z_dim, device=device) if z0 is None else z0[b:b + batch, r].clone().to(device)
                 z.requires_grad = True
-                v = torch.zeros(len(iden), z_dim, device=device)
-                for i in range(iters):
+                v = torch.zeros(len(iden), a.z_dim, device=device)
+                for i in range(a.iters):
                     fake = G(z)
                     prior_loss = -D(fake).mean()
-                    iden_loss = _reference_identity(models, fake, iden, identity, p_reg, lam)
-                    total = prior_loss + id_weight * iden_loss
+                    iden_loss = _reference_identity(models, fake, iden, a.identity, p_reg, a.lam)
+                    total = prior_loss + a.id_weight * iden_loss
                     if z.grad is not None: z.grad.data.zero_()
                     total.backward()
                     v_prev = v.clone()
-                    v = momentum * v - lr * z.grad.data
-                    z = z + (-momentum * v_prev + (1 + momentum) * v)
-                    z = torch.clamp(z.detach(), -clip, clip)   # the reference adds .float(), a no-op in fp32
+                    v = a.momentum * v - a.lr * z.grad.data
+                    z = z + (-a.momentum * v_prev + (1 + a.momentum) * v)
+                    z = torch.clamp(z.detach(), -a.clip, a.clip)   # the reference adds .float(), a no-op in fp32
                     z.requires_grad = True
                     prior_val, iden_val = prior_loss.item(), iden_loss.item()   # the reference logs every step
                 out[b:b + batch, r] = z.detach().cpu()
@@ -85,35 +86,35 @@ def reference_gmi(G:nn.Module, D:nn.Module, models:Sequence[nn.Module], labels, 
 
 # %% ../nbs/07a_bench.ipynb #08889582
 def reference_kedmi(G:nn.Module, D:nn.Module, models:Sequence[nn.Module], labels, # as for `invert`
-                    iters:int=2400, n_seeds:int=5, identity:str="ce", p_reg=None, lam:float=1.0, id_weight:float=100,
-                    lr:float=0.02, clip:float=1.0, z_dim:int=100,
+                    attack:Attack=Attack(), # iters, n_seeds, identity, lam, id_weight, lr, clip, z_dim
+                    p_reg=None, # a `PReg`, or None: the reference uses its mean
                     batch:int=60, # identities per batch
                     eps=None, # (labels of the batch, step) -> noise like mu; None: torch.randn_like
                     return_dist:bool=False, # also return the learned mu and log_var (n_ids, z_dim)
                     device=None):
     "KEDMI inversion with the reference's loop: batches of 60 identities in turn, unfrozen fp32 networks, a host sync per step."
-    device, labels = default_device(device), torch.as_tensor(labels).long()
-    out, dist = torch.empty(len(labels), n_seeds, z_dim), torch.empty(2, len(labels), z_dim)
+    device, labels, a = default_device(device), torch.as_tensor(labels).long(), attack
+    out, dist = torch.empty(len(labels), a.n_seeds, a.z_dim), torch.empty(2, len(labels), a.z_dim)
     with unfrozen([G, D, *models], device):
         for b in range(0, len(labels), batch):
             iden = labels[b:b + batch].to(device)
-            mu = torch.zeros(len(iden), z_dim, device=device, requires_grad=True)
-            log_var = torch.ones(len(iden), z_dim, device=device, requires_grad=True)
-            opt = torch.optim.Adam([mu, log_var], lr=lr)
-            for i in range(iters):
+            mu = torch.zeros(len(iden), a.z_dim, device=device, requires_grad=True)
+            log_var = torch.ones(len(iden), a.z_dim, device=device, requires_grad=True)
+            opt = torch.optim.Adam([mu, log_var], lr=a.lr)
+            for i in range(a.iters):
                 e = torch.randn_like(mu) if eps is None else eps(iden, i)
-                z = torch.clamp(mu + e * torch.exp(0.5 * log_var), -clip, clip)
+                z = torch.clamp(mu + e * torch.exp(0.5 * log_var), -a.clip, a.clip)
                 fake = G(z)
                 lse = torch.logsumexp(D(fake)[1], 1)
                 prior_loss = torch.mean(F.softplus(lse)) - torch.mean(lse)
-                iden_loss = _reference_identity(models, fake, iden, identity, p_reg, lam)
-                total = prior_loss + id_weight * iden_loss
+                iden_loss = _reference_identity(models, fake, iden, a.identity, p_reg, a.lam)
+                total = prior_loss + a.id_weight * iden_loss
                 opt.zero_grad()
                 total.backward()
                 opt.step()
                 prior_val, iden_val = prior_loss.item(), iden_loss.item()
             with torch.no_grad():
-                for r in range(n_seeds): out[b:b + batch, r] = torch.clamp(mu + torch.randn_like(mu) * torch.exp(0.5 * log_var), -clip, clip).cpu()
+                for r in range(a.n_seeds): out[b:b + batch, r] = torch.clamp(mu + torch.randn_like(mu) * torch.exp(0.5 * log_var), -a.clip, a.clip).cpu()
                 dist[0, b:b + batch], dist[1, b:b + batch] = mu.cpu(), log_var.cpu()
     return (out, dist[0], dist[1]) if return_dist else out
 
@@ -175,17 +176,38 @@ def _clock(device) -> Callable[[], float]:
     "The clock to time with: the process's CPU time for single-threaded CPU runs (immune to other processes), else wall time."
     return time.process_time if torch.device(device).type == "cpu" and torch.get_num_threads() == 1 else time.perf_counter
 
+# %% ../nbs/07a_bench.ipynb #ea07c0c7
 def _timed(f, device) -> tuple[float, object]:
     "Seconds `f()` takes (with the GPU's work finished), and its result."
     clock = _clock(device)
     _sync(device); t = clock(); out = f(); _sync(device)
     return clock() - t, out
 
+# %% ../nbs/07a_bench.ipynb #6eb7be9b
 def _peak_reset(device):
     if torch.device(device).type == "cuda": torch.cuda.reset_peak_memory_stats(device)
 
 def _peak_gb(device) -> float|None:
     return round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if torch.device(device).type == "cuda" else None
+
+# %% ../nbs/07a_bench.ipynb #7ba38d40
+def _sides(method, G, D, models, p_reg, labels, n_seeds, device, compile, amp) -> tuple[Callable, Callable]:
+    "The reference loop (iters, ids, seeds) and ours (iters, callback, chunk, amp), on the same networks."
+    ref_fn = reference_gmi if method == "gmi" else reference_kedmi
+    def ref(iters, ids, seeds): return ref_fn(G, D, models, ids, Attack(iters=iters, n_seeds=seeds, identity="logit"), p_reg, device=device)
+    def ours(iters, callback=None, chunk=None, amp=amp):
+        return invert(G, D, models, labels, method, "lomma", p_reg, Attack(iters=iters, n_seeds=n_seeds), device,
+                      Speed(chunk_size=chunk, compile=compile, amp=amp), callback=callback)
+    return ref, ours
+
+# %% ../nbs/07a_bench.ipynb #395ade65
+def _steady(ours, steps:int, warm:int, chunk:int, amp:bool, device) -> tuple[float, float]:
+    "Total time of one run of ours, and its time per step after the first `warm`."
+    marks = []
+    def mark(t):
+        if t == warm: _sync(device); marks.append(_clock(device)())
+    secs, _ = _timed(lambda: ours(steps, mark, chunk, amp), device)
+    return secs, (_clock(device)() - marks[0]) / (steps - warm)
 
 # %% ../nbs/07a_bench.ipynb #005c02e5
 def bench_method(method:str="gmi", # "gmi" or "kedmi"
@@ -206,26 +228,16 @@ def bench_method(method:str="gmi", # "gmi" or "kedmi"
     if steps < 2: raise ValueError(f"steps must be >= 2 (the first step is timed apart), got {steps}")
     G, D, models, p_reg = workload(quick, method, device)
     labels = list(range(n_ids))
-    ref_fn = reference_gmi if method == "gmi" else reference_kedmi
-    def ref(iters, ids, seeds): return ref_fn(G, D, models, ids, iters=iters, n_seeds=seeds, identity="logit", p_reg=p_reg, device=device)
-    def ours(iters, callback=None, chunk=None, amp=amp):
-        return invert(G, D, models, labels, method=method, variant="lomma", p_reg=p_reg, iters=iters, n_seeds=n_seeds,
-                      device=device, chunk_size=chunk, compile=compile, amp=amp, callback=callback)
+    ref, ours = _sides(method, G, D, models, p_reg, labels, n_seeds, device, compile, amp)
     warm = 3 if steps > 4 else 1          # ours' first steps, timed apart: setup, and on CUDA two eager steps and the capture
-    def steady(amp) -> tuple[float, float]:
-        "Total time of one run of ours, and its time per step after the first `warm`."
-        marks = []
-        def mark(t):
-            if t == warm: _sync(device); marks.append(_clock(device)())
-        secs, _ = _timed(lambda: ours(steps, mark, chunk, amp), device)
-        return secs, (_clock(device)() - marks[0]) / (steps - warm)
     ref(2, labels[:60], 1); chunk = ours(2).chunk_size                   # warm-up
     if amp: ours(2, chunk=chunk, amp=False)
     t_ref, t_ours, t_step, t_fp32 = [], [], [], []
     for _ in range(rounds):
         _peak_reset(device); t_ref.append(_timed(lambda: ref(steps, labels, n_seeds), device)[0]); peak_ref = _peak_gb(device)
-        _peak_reset(device); secs, st = steady(amp); t_ours.append(secs); t_step.append(st); peak_ours = _peak_gb(device)
-        if amp: t_fp32.append(steady(False)[1])
+        _peak_reset(device); secs, st = _steady(ours, steps, warm, chunk, amp, device); t_ours.append(secs); t_step.append(st)
+        peak_ours = _peak_gb(device)
+        if amp: t_fp32.append(_steady(ours, steps, warm, chunk, False, device)[1])
     r = _report(method, quick, device, G, D, models, p_reg, n_ids, n_seeds, steps, warm, chunk, t_ref, t_ours, t_step, peak_ref, peak_ours)
     r["amp"] = amp
     r["speedup_fp32"] = round(min(t_ref) / steps / min(t_fp32), 2) if amp else r["speedup"]
@@ -251,6 +263,7 @@ def _report(method, quick, device, G, D, models, p_reg, n_ids, n_seeds, steps, w
                 step_tflop=round(flops / 1e12, 4), achieved_tflops=round(tflops, 3), bf16_peak_tflops=peak,
                 mfu=None if peak is None else round(tflops / peak, 3), peak_mem_gb_ours=peak_ours, peak_mem_gb_reference=peak_ref)
 
+# %% ../nbs/07a_bench.ipynb #96b57737
 def _device_name(device) -> str:
     device = torch.device(device)
     return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
@@ -261,13 +274,13 @@ def full_attack(steps:int=2400, method:str="gmi", n_ids:int=300, n_seeds:int=5, 
     device = default_device(device)
     G, D, models, p_reg = workload(False, method, device)
     _peak_reset(device)
-    secs, res = _timed(lambda: invert(G, D, models, list(range(n_ids)), method=method, variant="lomma", p_reg=p_reg, iters=steps,
-                                     n_seeds=n_seeds, device=device, compile=compile), device)
+    secs, res = _timed(lambda: invert(G, D, models, list(range(n_ids)), method, "lomma", p_reg, Attack(iters=steps, n_seeds=n_seeds),
+                                      device, Speed(compile=compile)), device)
     return dict(method=method, n_ids=n_ids, n_seeds=n_seeds, steps=steps, seconds=round(secs, 1), within_3_min=secs <= 180,
                 chunk=res.chunk_size, final_loss=round(res.history["loss"][-1], 3), peak_mem_gb=_peak_gb(device), device=_device_name(device))
 
 # %% ../nbs/07a_bench.ipynb #d87a50a8
-def main(quick:bool=False, # the CPU-sized workload (32x32 networks, 60 identities, 5 rounds of 4 steps): under a minute on a laptop CPU
+def main(quick:bool=False, # the CPU-sized workload (32x32 networks, 60 identities, 5 rounds of 4 steps) on one thread: under a minute on a laptop CPU
          method:str="gmi", # "gmi", "kedmi" or "both"
          steps:int=None, # optimisation steps timed per side (default: 4 quick, 20 paper scale)
          n_ids:int=None, # identities (default: 60 quick, 300 paper scale)
@@ -275,7 +288,6 @@ def main(quick:bool=False, # the CPU-sized workload (32x32 networks, 60 identiti
          rounds:int=None, # alternating timing rounds, the best of each side kept (default: 5 on a CPU, 1 on a GPU)
          full:bool=False, # also time a whole paper-scale GMI LOMMA attack (300 ids x 5 restarts x 2,400 steps)
          deadline_s:float=None, # with --full: run it only if its estimated time ends within this many seconds of the start
-         threads:int=None, # torch CPU threads (default: 1 with --quick, else torch's own choice)
          compile:bool=False, # torch.compile each of our networks (minutes of compiling on a GPU)
          fp32:bool=False, # ours in fp32 only (default: bf16 autocast where the device computes bf16 natively, and fp32 timed too)
          device:str=None, # "cpu", "cuda" ... (`default_device`)
@@ -283,7 +295,7 @@ def main(quick:bool=False, # the CPU-sized workload (32x32 networks, 60 identiti
         ) -> dict:
     "Benchmark `invert` against the reference attack loop; the last line printed is a JSON summary."
     start = time.perf_counter()
-    if threads or quick: torch.set_num_threads(threads or 1)
+    if quick: torch.set_num_threads(1)
     def emit(d):
         line = json.dumps(d); print(line, flush=True)
         if out: Path(out).parent.mkdir(parents=True, exist_ok=True); Path(out).open("a").write(line + "\n")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import datetime, json, os
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -15,7 +16,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .core import default_device, seed_everything
-from .inversion import InversionResult, counter_key, invert
+from .fast_inversion import counter_key
+from .inversion import InversionResult, Records, invert
 
 # %% auto #0
 __all__ = ['get_rank', 'get_world_size', 'process_group', 'shutdown', 'barrier', 'agree', 'rank_zero_first', 'shard',
@@ -112,15 +114,16 @@ def merge_results(parts:Sequence[InversionResult] # results of consecutive share
 # %% ../nbs/11_distributed.ipynb #cb91d36d
 def sharded_invert(G:nn.Module, D:nn.Module, models:Sequence[nn.Module], labels, # as for `invert`
                    method:str="gmi", # "gmi" or "kedmi"
-                   ckpt_path:str|Path|None=None, # the checkpoint of a single process; each rank uses its `shard_path`
+                   records:Records=Records(), # as for `invert`; each rank saves its share to the `shard_path` of `records.ckpt_path`
                    **kwargs # the other arguments of `invert`
                   ) -> InversionResult:
     "`invert` with the identities split among the ranks of the process group; every rank returns the merged result."
     labels = torch.as_tensor(labels).long().flatten()
-    if get_world_size() == 1: return invert(G, D, models, labels, method, ckpt_path=ckpt_path, **kwargs)
+    if get_world_size() == 1: return invert(G, D, models, labels, method, records=records, **kwargs)
     if len(labels.unique()) < len(labels): raise ValueError("labels must be distinct (use n_seeds for more restarts per identity)")
     sl = shard(len(labels), (getattr(D, "group_size", None) or 1) if method == "kedmi" else 1)
-    part = invert(G, D, models, labels[sl], method, ckpt_path=shard_path(ckpt_path), **kwargs) if sl.stop > sl.start else None
+    mine = replace(records, ckpt_path=shard_path(records.ckpt_path))
+    part = invert(G, D, models, labels[sl], method, records=mine, **kwargs) if sl.stop > sl.start else None
     parts = [None] * get_world_size(); dist.all_gather_object(parts, part)
     return merge_results([p for p in parts if p is not None])
 

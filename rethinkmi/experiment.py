@@ -21,7 +21,8 @@ from .data import SplitDataset, celeba_transform, ffhq_transform
 from .distill import distill_students
 from .distributed import agree, barrier, is_main, process_group, rank_zero_first, shard_path, sharded_invert
 from .evaluation import evaluate_images
-from .inversion import InversionResult, invert, variant_config
+from .fast_inversion import Speed
+from .inversion import Attack, InversionResult, Records, invert, variant_config
 from .models import (CLASSIFIERS, REFERENCE_LAYOUTS, DGWGAN, Classifier, Generator, MinibatchDiscriminator,
                               build_classifier, load_reference)
 from .preg import PReg
@@ -277,8 +278,8 @@ def attack(self:Demo, method:str, # "gmi" or "kedmi"
     n_ids, ckpt_every = a.pop("n_ids"), a.pop("ckpt_every")
     def make():   # under torchrun, the ranks share the identities (`11_distributed`)
         t0 = time.perf_counter()
-        r = sharded_invert(G, D, models, list(range(n_ids)), method=method, variant=variant, p_reg=p_reg,
-                           seed=self.seed, ckpt_path=ck, ckpt_every=ckpt_every, device=self.device, callback=callback, **a)
+        r = sharded_invert(G, D, models, list(range(n_ids)), method=method, variant=variant, p_reg=p_reg, attack=Attack(seed=self.seed, **a),
+                           records=Records(ck, ckpt_every), device=self.device, callback=callback)
         return dict(z=r.z, labels=r.labels, history=r.history, seconds=time.perf_counter() - t0)
     art = self.timed(name, lambda: self.stages.cached(name, cfg, make, write=is_main()))
     barrier(); shard_path(ck).unlink(missing_ok=True)
@@ -672,8 +673,8 @@ def run_attack(out:str, # the run folder
     dev = process_group(device); agree(args, "the attack")     # under torchrun: the ranks share the identities
     T, Gn, Dn, S, P, labels = attack_inputs(target, G, D, method, variant, target_arch, students, student_archs, p_reg, ids, public, dev)
     rec = start_run(out, "attack", args, seed, device) if is_main() else None
-    r = sharded_invert(Gn, Dn, [T, *S], labels, method, variant=variant, p_reg=P, lam=lam, iters=iters, n_seeds=n_seeds, seed=seed,
-                       ckpt_path=out/"attack.ckpt", ckpt_every=ckpt_every, device=dev, p_reg_mode=p_reg_mode, chunk_size=chunk_size or None)
+    r = sharded_invert(Gn, Dn, [T, *S], labels, method, variant=variant, p_reg=P, device=dev, speed=Speed(chunk_size=chunk_size or None),
+                       attack=Attack(lam=lam, iters=iters, n_seeds=n_seeds, seed=seed, p_reg_mode=p_reg_mode), records=Records(out/"attack.ckpt", ckpt_every))
     if is_main():
         x = r.images(Gn, dev)
         save_checkpoint(dict(z=r.z, labels=r.labels, history=r.history, mu=r.mu, log_var=r.log_var), out/"attack.pt")

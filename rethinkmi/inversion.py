@@ -4,9 +4,7 @@
 
 # %% ../nbs/07_inversion.ipynb #69dc496b
 from __future__ import annotations
-import copy, math, warnings
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
@@ -14,17 +12,14 @@ import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import Tensor, nn
-from torch.nn.modules.utils import _pair
-from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from .core import CheckpointError, config_hash, default_device, load_checkpoint, progress, save_checkpoint, upcast
-from .losses import identity_loss
-from .models import freeze
+from .fast_inversion import FastSteps, Speed, attack_copy, counter_key, counter_normal, cudnn_autotune
+from .losses import check_labels, identity_loss
 
 # %% auto #0
-__all__ = ['VARIANTS', 'PRIORS', 'Variant', 'variant_config', 'mix32', 'counter_key', 'counter_normal', 'gmi_prior',
-           'kedmi_prior', 'latent_losses', 'nesterov_step', 'kedmi_sample', 'fold_batchnorm', 'Subsample',
-           'subsample_1x1_pooling', 'attack_copy', 'Inversion', 'InversionResult', 'invert']
+__all__ = ['VARIANTS', 'PRIORS', 'Variant', 'variant_config', 'gmi_prior', 'kedmi_prior', 'latent_losses', 'nesterov_step',
+           'kedmi_sample', 'Attack', 'Inversion', 'Records', 'InversionResult', 'invert']
 
 # %% ../nbs/07_inversion.ipynb #707a4ea4
 class Variant(NamedTuple):
@@ -44,41 +39,6 @@ def variant_config(variant:str # a name in `VARIANTS`
     if variant not in VARIANTS: raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
     return VARIANTS[variant]
 
-# %% ../nbs/07_inversion.ipynb #455c4295
-_M32 = 0xFFFFFFFF
-
-def _mul32(x, c:int):
-    "(x * c) mod 2^32 for 32-bit `x` (an int or int64 tensor), without overflowing int64: `c` is split into 16-bit halves."
-    return (x * (c & 0xFFFF) + (((x * (c >> 16)) & 0xFFFF) << 16)) & _M32
-
-def mix32(x):
-    "Wellons' lowbias32, a bijective hash of 32-bit integers (Python ints or int64 tensors holding values in [0, 2^32))."
-    x = x ^ (x >> 16); x = _mul32(x, 0x7FEB352D)
-    x = x ^ (x >> 15); x = _mul32(x, 0x846CA68B)
-    return x ^ (x >> 16)
-
-# %% ../nbs/07_inversion.ipynb #50d4afe1
-def counter_key(*parts # ints or int64 tensors (broadcast together): seed, stream, identity, restart, step ...
-               ):
-    "Hash a sequence of integers into one 32-bit key (an int, or an int64 tensor when a part is a tensor)."
-    h = 0x9E3779B9
-    for p in parts: h = mix32(h ^ (p & _M32))
-    return h
-
-# %% ../nbs/07_inversion.ipynb #9821c1ca
-def counter_normal(key:Tensor, # (N,) int64 keys from `counter_key`, one per row
-                   n:int # normals per row
-                  ) -> Tensor:
-    "(N, n) standard normals in torch's default dtype; row i is a function of `key[i]` alone (Box-Muller on hashed counters)."
-    m = (n + 1) // 2
-    col = mix32(torch.arange(2 * m, device=key.device) + 0x6A09E667)
-    u = ((mix32(mix32(key[:, None] ^ col)) >> 8).to(torch.get_default_dtype()) + 0.5) * 2.0**-24   # 24-bit uniforms in (0, 1)
-    r, a = (-2 * u[:, :m].log()).sqrt(), (2 * math.pi) * u[:, m:]
-    return torch.cat([r * a.cos(), r * a.sin()], 1)[:, :n]
-
-# %% ../nbs/07_inversion.ipynb #c1f14e46
-_START, _EPS, _PREG, _FINAL = 1, 2, 3, 4  # noise streams: GMI starting latents, KEDMI's eps, P_reg draws, KEDMI's final samples
-
 # %% ../nbs/07_inversion.ipynb #4ce8060d
 def gmi_prior(D:nn.Module, # GMI's WGAN critic: one score per image
               x:Tensor # (B, 3, S, S) generated images
@@ -86,6 +46,7 @@ def gmi_prior(D:nn.Module, # GMI's WGAN critic: one score per image
     "GMI's prior loss of each image: minus the critic's score, $-D(x_i)$, shape (B,)."
     return -upcast(D(x)).reshape(len(x))
 
+# %% ../nbs/07_inversion.ipynb #eeca102d
 def kedmi_prior(D:nn.Module, # KEDMI's discriminator, returning (features, K logits)
                 x:Tensor # (B, 3, S, S) generated images
                ) -> Tensor:
@@ -134,50 +95,30 @@ def kedmi_sample(mu:Tensor, log_var:Tensor, # (B, z_dim) mean and log-variance o
     "KEDMI's reparameterised, clipped latents: clip(mu + exp(log_var / 2) eps, -clip, clip)."
     return (mu + (0.5 * log_var).exp() * eps).clamp(-clip, clip)
 
-# %% ../nbs/07_inversion.ipynb #74cc5386
-def fold_batchnorm(model:nn.Module # a network in eval mode; modified in place
-                  ) -> nn.Module:
-    "Fold each BatchNorm that directly follows a convolution, transposed convolution or linear layer in an `nn.Sequential` into it."
-    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
-        for i in range(len(seq) - 1):
-            a, b = seq[i], seq[i + 1]
-            if not (isinstance(b, nn.modules.batchnorm._BatchNorm) and b.running_mean is not None): continue
-            if isinstance(a, nn.ConvTranspose2d): seq[i] = fuse_conv_bn_eval(a, b, transpose=True)
-            elif isinstance(a, nn.Conv2d): seq[i] = fuse_conv_bn_eval(a, b)
-            elif isinstance(a, nn.Linear) and a.out_features == b.num_features: seq[i] = fuse_linear_bn_eval(a, b)
-            else: continue
-            seq[i + 1] = nn.Identity()
-    return model
+# %% ../nbs/07_inversion.ipynb #c1f14e46
+_START, _EPS, _PREG, _FINAL = 1, 2, 3, 4  # noise streams: GMI starting latents, KEDMI's eps, P_reg draws, KEDMI's final samples
 
-# %% ../nbs/07_inversion.ipynb #664ddf58
-class Subsample(nn.Module):
-    "Every `stride`-th pixel of each column and row: what `nn.MaxPool2d(1, stride)` computes, without its argmax indices."
-    def __init__(self, stride:tuple[int, int]): super().__init__(); self.stride = stride
-    def forward(self, x): return x[..., ::self.stride[0], ::self.stride[1]]
+# %% ../nbs/07_inversion.ipynb #c26d83e8
+@dataclass(frozen=True)
+class Attack:
+    "The numbers of one attack, with the paper's defaults: its length, its restarts, its losses and its optimiser."
+    iters:int=2400 # optimisation steps
+    n_seeds:int=5 # GMI: restarts per identity; KEDMI: samples drawn per identity at the end
+    seed:int=0 # the noise of identity y, restart r at step t is a function of (seed, y, r, t) alone
+    identity:str="ce" # identity loss: "ce" or "logit" (`invert`'s `variant` sets it)
+    lam:float=1.0 # weight of the feature regulariser
+    id_weight:float=100 # weight of the identity loss against the prior
+    p_reg_mode:str="sample" # "sample": fresh P_reg draws per latent and step (the paper); "fixed": its mean (the reference code)
+    lr:float=0.02 # learning rate (Nesterov for GMI, Adam for KEDMI)
+    momentum:float=0.9 # GMI's momentum
+    clip:float=1.0 # latents are clipped to [-clip, clip]
+    z_dim:int=100 # latent size
+    ref_batch:int=60 # per-latent losses are summed and divided by this fixed size (the reference's batch)
 
-def subsample_1x1_pooling(model:nn.Module # modified in place
-                         ) -> nn.Module:
-    "Replace each 1x1 max-pooling by the subsampling it computes (by nothing for stride 1)."
-    for parent in list(model.modules()):
-        for name, m in list(parent.named_children()):
-            if (isinstance(m, nn.MaxPool2d) and _pair(m.kernel_size) == (1, 1) and _pair(m.padding) == (0, 0)
-                    and not (m.ceil_mode or m.return_indices)):
-                s = _pair(m.stride)
-                setattr(parent, name, nn.Identity() if s == (1, 1) else Subsample(s))
-    return model
-
-# %% ../nbs/07_inversion.ipynb #99354407
-def attack_copy(model:nn.Module, # a network of the attack (left untouched)
-                device=None, # where the copy goes
-                channels_last:bool=True, # convert 4-d weights to channels-last
-                fold_bn:bool=True # fold BatchNorms into the layers before them
-               ) -> nn.Module:
-    "A frozen eval-mode copy of `model` on `device`: no weight gradients, BatchNorms folded, 1x1 poolings as subsampling, channels-last."
-    m = subsample_1x1_pooling(copy.deepcopy(model).eval())
-    if fold_bn: fold_batchnorm(m)
-    freeze(m).to(default_device(device))
-    if channels_last: m.to(memory_format=torch.channels_last)
-    return m
+    def __post_init__(self):
+        if self.identity not in ("ce", "logit"): raise ValueError(f"identity must be 'ce' or 'logit', got {self.identity!r}")
+        if self.p_reg_mode not in ("sample", "fixed"): raise ValueError(f"p_reg_mode must be 'sample' or 'fixed', got {self.p_reg_mode!r}")
+        if self.iters < 0 or min(self.n_seeds, self.ref_batch) < 1: raise ValueError("need iters >= 0 and n_seeds, ref_batch >= 1")
 
 # %% ../nbs/07_inversion.ipynb #3b6657a8
 class Inversion:
@@ -185,31 +126,21 @@ class Inversion:
     def __init__(self, loss_fn:Callable, # (z, labels, P_reg references) -> per-latent (prior, identity) losses
                  labels:Tensor, # (n_ids,) identities, on the attack's device
                  method:str="gmi", # "gmi" or "kedmi"
-                 n_seeds:int=5, # GMI: restarts per identity; KEDMI: final samples per identity
-                 seed:int=0, # seed of the counter-based noise
-                 z_dim:int=100, # latent size
+                 attack:Attack=Attack(), # restarts, seed, loss weights and optimiser settings
                  p_reg=None, # a `PReg` on the attack's device, or None
-                 p_reg_mode:str="sample", # "sample" or "fixed"
-                 id_weight:float=100, # weight of the identity loss
-                 lr:float=0.02, # learning rate (Nesterov for GMI, Adam for KEDMI)
-                 momentum:float=0.9, # GMI's momentum
-                 clip:float=1.0, # latents are clipped to [-clip, clip]
-                 ref_batch:int=60, # per-latent losses are summed and divided by this
                  amp:bool=False): # bf16 autocast for the forward pass
-        self.loss_fn, self.labels, self.method, self.n_seeds, self.seed, self.z_dim = loss_fn, labels, method, n_seeds, seed, z_dim
-        self.p_reg, self.p_reg_mode, self.id_weight, self.lr, self.momentum = p_reg, p_reg_mode, id_weight, lr, momentum
-        self.clip, self.ref_batch, self.amp, dev = clip, ref_batch, amp, labels.device
-        per = n_seeds if method == "gmi" else 1                       # latents per identity while optimising
+        self.loss_fn, self.labels, self.method, self.attack, self.p_reg, self.amp = loss_fn, labels, method, attack, p_reg, amp
+        dev, per = labels.device, attack.n_seeds if method == "gmi" else 1   # latents per identity while optimising
         self.y = labels.repeat_interleave(per)
-        self.key = counter_key(seed, self.y, torch.arange(per, device=dev).repeat(len(labels)))
+        self.key = counter_key(attack.seed, self.y, torch.arange(per, device=dev).repeat(len(labels)))
         if method == "gmi":
-            self.z = counter_normal(counter_key(self.key, _START), z_dim).requires_grad_()
+            self.z = counter_normal(counter_key(self.key, _START), attack.z_dim).requires_grad_()
             self.v = torch.zeros_like(self.z)
         else:
-            self.mu = torch.zeros(len(self.y), z_dim, device=dev, requires_grad=True)
-            self.log_var = torch.ones(len(self.y), z_dim, device=dev, requires_grad=True)
+            self.mu = torch.zeros(len(self.y), attack.z_dim, device=dev, requires_grad=True)
+            self.log_var = torch.ones(len(self.y), attack.z_dim, device=dev, requires_grad=True)
             # on CUDA, Adam keeps its step count on the device, so that a CUDA graph can capture its update
-            self.opt = torch.optim.Adam([self.mu, self.log_var], lr=lr, capturable=dev.type == "cuda")
+            self.opt = torch.optim.Adam([self.mu, self.log_var], lr=attack.lr, capturable=dev.type == "cuda")
 
     @property
     def n(self) -> int: return len(self.y)
@@ -221,14 +152,15 @@ def latents(self:Inversion, sl:slice, # which latents
            ) -> Tensor:
     "The latents of slice `sl` at step `t` (KEDMI: fresh samples, their noise keyed by identity and step)."
     if self.method == "gmi": return self.z[sl]
-    eps = counter_normal(counter_key(self.key[sl], _EPS, t), self.z_dim)
-    return kedmi_sample(self.mu[sl], self.log_var[sl], eps, self.clip)
+    eps = counter_normal(counter_key(self.key[sl], _EPS, t), self.attack.z_dim)
+    return kedmi_sample(self.mu[sl], self.log_var[sl], eps, self.attack.clip)
 
+# %% ../nbs/07_inversion.ipynb #a5bd77a7
 @patch
 def references(self:Inversion, sl:slice, t:int|Tensor) -> Tensor|None:
     "P_reg references of slice `sl` at step `t`: draws keyed by latent and step ('sample'), or the mean ('fixed')."
     if self.p_reg is None: return None
-    if self.p_reg_mode == "fixed": return self.p_reg.fixed(len(self.y[sl]))
+    if self.attack.p_reg_mode == "fixed": return self.p_reg.fixed(len(self.y[sl]))
     n = len(self.y[sl])
     return self.p_reg.sample(n, eps=counter_normal(counter_key(self.key[sl], _PREG, t), self.p_reg.d))
 
@@ -239,17 +171,20 @@ def backward(self:Inversion, sl:slice, t:int|Tensor) -> Tensor:
     # each weight is cast once per pass, so autocast's cache of casts saves nothing; without it the pass can be graph-captured
     with torch.autocast(self.labels.device.type, torch.bfloat16, enabled=self.amp, cache_enabled=False):
         prior, iden = self.loss_fn(self.latents(sl, t), self.y[sl], self.references(sl, t))
-    ((prior + self.id_weight * iden).sum() / self.ref_batch).backward()
+    ((prior + self.attack.id_weight * iden).sum() / self.attack.ref_batch).backward()
     return torch.stack([prior.detach().sum(), iden.detach().sum()])
 
+# %% ../nbs/07_inversion.ipynb #7af1fbb7
 @patch
 def zero_grad(self:Inversion):
     for p in ([self.z] if self.method == "gmi" else [self.mu, self.log_var]): p.grad = None
 
+# %% ../nbs/07_inversion.ipynb #9c066463
 @patch
 def update(self:Inversion):
     "One optimiser step from the accumulated gradients: Nesterov for GMI, Adam for KEDMI."
-    if self.method == "gmi": nesterov_step(self.z, self.v, self.z.grad, self.lr, self.momentum, self.clip)
+    a = self.attack
+    if self.method == "gmi": nesterov_step(self.z, self.v, self.z.grad, a.lr, a.momentum, a.clip)
     else: self.opt.step()
     self.zero_grad()
 
@@ -265,15 +200,82 @@ def load_state_dict(self:Inversion, sd:dict):
         if self.method == "gmi": self.z.copy_(sd["z"]); self.v.copy_(sd["v"])
         else: self.mu.copy_(sd["mu"]); self.log_var.copy_(sd["log_var"]); self.opt.load_state_dict(sd["opt"])
 
+# %% ../nbs/07_inversion.ipynb #c8fb6853
 @patch
 def final_latents(self:Inversion) -> Tensor:
     "(n_ids, n_seeds, z_dim): GMI's latents, or KEDMI's n_seeds clipped samples per identity, on the CPU."
-    n_ids, dev = len(self.labels), self.labels.device
-    if self.method == "gmi": return self.z.detach().view(n_ids, self.n_seeds, self.z_dim).cpu()
-    y, r = self.labels.repeat_interleave(self.n_seeds), torch.arange(self.n_seeds, device=dev).repeat(n_ids)
-    mu, lv = (p.detach().repeat_interleave(self.n_seeds, 0) for p in (self.mu, self.log_var))
-    eps = counter_normal(counter_key(counter_key(self.seed, y, r), _FINAL), self.z_dim)
-    return kedmi_sample(mu, lv, eps, self.clip).view(n_ids, self.n_seeds, -1).cpu()
+    (n_ids, dev), a = (len(self.labels), self.labels.device), self.attack
+    if self.method == "gmi": return self.z.detach().view(n_ids, a.n_seeds, a.z_dim).cpu()
+    y, r = self.labels.repeat_interleave(a.n_seeds), torch.arange(a.n_seeds, device=dev).repeat(n_ids)
+    mu, lv = (p.detach().repeat_interleave(a.n_seeds, 0) for p in (self.mu, self.log_var))
+    eps = counter_normal(counter_key(counter_key(a.seed, y, r), _FINAL), a.z_dim)
+    return kedmi_sample(mu, lv, eps, a.clip).view(n_ids, a.n_seeds, -1).cpu()
+
+# %% ../nbs/07_inversion.ipynb #a889ecf0
+@dataclass(frozen=True)
+class Records:
+    "What an attack writes down as it runs: its state in a checkpoint file, its mean losses in the history."
+    ckpt_path:str|Path|None=None # resume from / save the attack's state to this file
+    ckpt_every:int=300 # steps between checkpoints
+    log_every:int=100 # steps between loss-history entries (with the checkpoints, the loop's only host syncs)
+
+    def __post_init__(self):
+        if min(self.ckpt_every, self.log_every) < 1: raise ValueError("need ckpt_every, log_every >= 1")
+
+# %% ../nbs/07_inversion.ipynb #f24deb2d
+@dataclass
+class InversionResult:
+    "What `invert` returns."
+    z:Tensor # (n_ids, n_seeds, z_dim) final latents (GMI) or samples of the learned distributions (KEDMI), on the CPU
+    labels:Tensor # (n_ids,) the attacked identities
+    history:dict # "step", "prior", "identity", "loss": means over the latents, every `log_every` steps and at the last
+    method:str="gmi" # "gmi" or "kedmi"
+    mu:Tensor|None=None # KEDMI: (n_ids, z_dim) learned means
+    log_var:Tensor|None=None # KEDMI: (n_ids, z_dim) learned log-variances
+    chunk_size:int=0 # latents per forward/backward pass that the attack ended with
+
+# %% ../nbs/07_inversion.ipynb #541d718a
+@patch
+def images(self:InversionResult, G:nn.Module, # the generator of the attack
+           device=None, # where to run it
+           batch:int=500 # latents per forward pass
+          ) -> Tensor:
+    "The reconstructions G(z), shape (n_ids, n_seeds, 3, S, S), on the CPU."
+    G, z = attack_copy(G, device), self.z.flatten(0, 1)
+    dev = next(G.parameters()).device
+    with torch.no_grad(): x = torch.cat([G(z[i:i + batch].to(dev)).float().cpu() for i in range(0, len(z), batch)])
+    return x.view(*self.z.shape[:2], *x.shape[1:])
+
+# %% ../nbs/07_inversion.ipynb #f73ca51b
+def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images in [0, 1]
+           D:nn.Module, # GMI: WGAN critic (one score per image); KEDMI: discriminator returning (features, logits)
+           models:Sequence[nn.Module], # the target first, then any students; each returns (features, logits)
+           labels:Sequence[int]|Tensor, # distinct identities to attack
+           method:str="gmi", # "gmi" (Nesterov on latent points) or "kedmi" (Adam on latent distributions)
+           variant:str|None=None, # "baseline", "lom", "ma", "lomma" or "lomma+l2": sets `attack.identity`, students and p_reg use
+           p_reg=None, # a `PReg` for the feature regulariser, or None (a variant without it drops it)
+           attack:Attack=Attack(), # steps, restarts, seed, loss weights and optimiser: the paper's by default
+           device=None, # where to attack (`default_device`); the attack runs on frozen copies of the networks there
+           speed:Speed=Speed(), # how fast: chunks, bf16, CUDA graph, compiling (`07b_fast_inversion`); the same attack whatever they are
+           records:Records=Records(), # the checkpoint file, how often to save it and how often to log the losses
+           callback:Callable[[int], None]|None=None # called with the number of steps done after each step
+          ) -> InversionResult:
+    "Model inversion of `labels` with GMI or KEDMI and any LOMMA variant, every (identity, restart) pair in one batch."
+    if method not in PRIORS: raise ValueError(f"method must be 'gmi' or 'kedmi', got {method!r}")
+    models, identity, p_reg = _resolve_variant(variant, models, attack.identity, p_reg)
+    a, device = replace(attack, identity=identity), default_device(device)
+    speed = speed.on(device)
+    nets = [attack_copy(m, device, speed.channels_last, speed.fold_bn) for m in (G, D, *models)]
+    with cudnn_autotune(device):
+        labels, p_reg = _check_inputs(nets, labels, p_reg, a.z_dim, device)
+        att = Inversion(_losses(nets, method, a), labels.to(device), method, a, p_reg, speed.amp)
+        fingerprint = _fingerprint(method, a, labels, p_reg, len(models))
+        start, steps, values = _resume(att, records.ckpt_path, fingerprint, a.iters)
+        run = FastSteps(att, nets, speed, _quantum(nets[1], method, att.n), start)
+        for t in progress(range(start, a.iters), total=a.iters - start, desc=f"{method} inversion"):
+            _log_and_save(att, run(t), t, a.iters, records, fingerprint, steps, values)
+            if callback is not None: callback(t + 1)
+        return _result(att, labels, steps, values, run.chunk)
 
 # %% ../nbs/07_inversion.ipynb #871ee86d
 def _resolve_variant(variant:str|None, models, identity:str, p_reg):
@@ -297,73 +299,40 @@ def _probe(G, D, models, z_dim:int, device) -> tuple[int, int]:
         if not (isinstance(o, (tuple, list)) and len(o) == 2): raise TypeError(f"model {i} must return (features, logits), got {type(o).__name__}")
     return outs[0][1].shape[1], outs[0][0].flatten(1).shape[1]
 
+# %% ../nbs/07_inversion.ipynb #efa842f2
 def _check_labels(labels, n_classes:int) -> Tensor:
     "`labels` as a CPU int64 vector of distinct identities in [0, n_classes), or a clear error."
-    labels = torch.as_tensor(labels)
-    if labels.ndim != 1 or not len(labels): raise ValueError(f"labels must be a non-empty 1-d list of identities, got shape {tuple(labels.shape)}")
-    if labels.dtype.is_floating_point or labels.dtype == torch.bool: raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
-    labels = labels.long().cpu()
-    if labels.min() < 0 or labels.max() >= n_classes:
-        raise ValueError(f"label {int(labels.min() if labels.min() < 0 else labels.max())} out of range: the target has {n_classes} classes")
+    labels = check_labels(labels, n_classes=n_classes).cpu()
+    if not len(labels): raise ValueError("labels must name at least one identity")
     if len(labels.unique()) < len(labels): raise ValueError("labels must be distinct (use n_seeds for more restarts per identity)")
     return labels
 
-# %% ../nbs/07_inversion.ipynb #ce06caf8
-def _slices(n:int, size:int) -> list[slice]: return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+# %% ../nbs/07_inversion.ipynb #394897fb
+def _check_inputs(nets:list, labels, p_reg, z_dim:int, device) -> tuple:
+    "The labels checked against the target's classes, and P_reg checked against its features and moved to `device`."
+    n_classes, d = _probe(nets[0], nets[1], nets[2:], z_dim, device)
+    labels = _check_labels(labels, n_classes)
+    if p_reg is None: return labels, None
+    if p_reg.d != d: raise ValueError(f"p_reg has {p_reg.d} dimensions but the target's features have {d}")
+    return labels, p_reg.to(device)
 
-def _auto_chunk(run:Callable[[slice], None], # one forward/backward on the latents of a slice
-                n:int, quantum:int, device:torch.device, mem_fraction:float) -> int:
-    "Latents per chunk that fit in `mem_fraction` of the free GPU memory, measured on a probe chunk; all `n` on a CPU."
-    if device.type != "cuda": return n
-    p = min(n, max(quantum, 64 // quantum * quantum))
-    torch.cuda.synchronize(device); torch.cuda.reset_peak_memory_stats(device)
-    before = torch.cuda.memory_allocated(device)
-    run(slice(0, p))
-    per = max(1, (torch.cuda.max_memory_allocated(device) - before) / p)
-    free = torch.cuda.mem_get_info(device)[0] + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
-    return max(quantum, int(mem_fraction * free / per) // quantum * quantum)
+# %% ../nbs/07_inversion.ipynb #3ff34f84
+def _losses(nets:list, method:str, a:Attack) -> Callable:
+    "Per-latent (prior, identity) losses of latents z, labels y and P_reg references p through nets = [G, D, *models], read at each call."
+    return lambda z, y, p: latent_losses(nets[0], nets[1], nets[2:], z, y, method, a.identity, p, a.lam)
 
-def _step(att:Inversion, t:int, chunk:int, quantum:int) -> tuple[Tensor, int]:
-    "One step over all latents in chunks of `chunk`; on a CUDA out-of-memory error, halve the chunk and redo the step."
-    while True:
-        try:
-            sums = torch.stack([att.backward(sl, t) for sl in _slices(att.n, chunk)]).sum(0)
-            att.update(); return sums, chunk
-        except torch.OutOfMemoryError:
-            if chunk <= quantum: raise
-            att.zero_grad(); torch.cuda.empty_cache()
-            chunk = max(quantum, chunk // 2 // quantum * quantum)
+# %% ../nbs/07_inversion.ipynb #c404353a
+def _quantum(D:nn.Module, method:str, n:int) -> int:
+    "Chunks hold whole groups of KEDMI's discriminator (it compares the images of a group); any number of GMI latents."
+    group = getattr(D, "group_size", None) if method == "kedmi" else 1
+    return min(n, group or n)
 
-class _GraphedStep:
-    "A whole step (every chunk's forward and backward, then the update) captured once as a CUDA graph, then replayed."
-    def __init__(self, att:Inversion, chunk:int):
-        self.t = torch.zeros((), dtype=torch.long, device=att.labels.device)   # the step number the graph's noise reads
-        att.zero_grad()                                          # (entering the capture frees the eager steps' cached memory)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.sums = torch.stack([att.backward(sl, self.t) for sl in _slices(att.n, chunk)]).sum(0)
-            att.update()
-
-    def __call__(self, t:int) -> Tensor:
-        "Run step `t`; the sums of its prior and identity losses."
-        self.t.fill_(t); self.graph.replay()
-        return self.sums.clone()
-
-def _capture(att:Inversion, chunk:int) -> _GraphedStep|None:
-    "The attack's step as a CUDA graph, or None (with a warning) when it cannot be captured, e.g. for lack of memory."
-    try: return _GraphedStep(att, chunk)
-    except RuntimeError as e:
-        att.zero_grad(); torch.cuda.empty_cache()
-        warnings.warn(f"the attack step could not be captured as a CUDA graph, going on without one: {e}")
-        return None
-
-@contextmanager
-def _cudnn_autotune(device:torch.device):
-    "Let cuDNN time its convolution algorithms and keep the fastest, on CUDA (restored afterwards)."
-    old = torch.backends.cudnn.benchmark
-    torch.backends.cudnn.benchmark = old or device.type == "cuda"
-    try: yield
-    finally: torch.backends.cudnn.benchmark = old
+# %% ../nbs/07_inversion.ipynb #93e76414
+def _fingerprint(method:str, a:Attack, labels:Tensor, p_reg, n_models:int) -> str:
+    "What a checkpoint must match to be resumed: every setting that changes the attack's numbers, but not its length."
+    return config_hash(dict(method=method, identity=a.identity, labels=labels.tolist(), n_seeds=a.n_seeds, seed=a.seed,
+        z_dim=a.z_dim, lr=a.lr, momentum=a.momentum, clip=a.clip, lam=a.lam, id_weight=a.id_weight, ref_batch=a.ref_batch,
+        p_reg=p_reg is not None and a.p_reg_mode, n_models=n_models))
 
 # %% ../nbs/07_inversion.ipynb #818b1e40
 def _save(att:Inversion, path, fingerprint:str, step:int, steps:list, values:list):
@@ -371,6 +340,7 @@ def _save(att:Inversion, path, fingerprint:str, step:int, steps:list, values:lis
     save_checkpoint({"fingerprint": fingerprint, "step": step, "state": att.state_dict(), "log_steps": list(steps),
                      "log_values": torch.stack(values).cpu() if values else torch.zeros(0, 2)}, path)
 
+# %% ../nbs/07_inversion.ipynb #d450f350
 def _resume(att:Inversion, path, fingerprint:str, iters:int) -> tuple[int, list, list]:
     "Load the state saved at `path` into `att` if the file exists: (steps done, logged steps, logged values)."
     if path is None or not Path(path).exists(): return 0, [], []
@@ -382,106 +352,22 @@ def _resume(att:Inversion, path, fingerprint:str, iters:int) -> tuple[int, list,
     att.load_state_dict(ck["state"])
     return ck["step"], list(ck["log_steps"]), [v.to(att.labels.device) for v in ck["log_values"]]
 
+# %% ../nbs/07_inversion.ipynb #7a3d0ad4
+def _log_and_save(att:Inversion, sums:Tensor, t:int, iters:int, records:Records, fingerprint:str, steps:list, values:list):
+    "After step `t`: log the mean losses every `log_every` steps and at the last; save a checkpoint every `ckpt_every` steps and at the last."
+    if t % records.log_every == 0 or t == iters - 1: steps.append(t); values.append(sums / att.n)
+    done = t + 1
+    if records.ckpt_path is not None and (done % records.ckpt_every == 0 or done == iters):
+        _save(att, records.ckpt_path, fingerprint, done, steps, values)
+
+# %% ../nbs/07_inversion.ipynb #b032daee
 def _history(steps:list, values:list, id_weight:float) -> dict:
     "The loss history as lists: step, mean prior, mean identity loss and mean total loss per latent."
     v = torch.stack(values).cpu().double() if values else torch.zeros(0, 2, dtype=torch.float64)
     return {"step": list(steps), "prior": v[:, 0].tolist(), "identity": v[:, 1].tolist(), "loss": (v[:, 0] + id_weight * v[:, 1]).tolist()}
 
-# %% ../nbs/07_inversion.ipynb #f24deb2d
-@dataclass
-class InversionResult:
-    "What `invert` returns."
-    z:Tensor # (n_ids, n_seeds, z_dim) final latents (GMI) or samples of the learned distributions (KEDMI), on the CPU
-    labels:Tensor # (n_ids,) the attacked identities
-    history:dict # "step", "prior", "identity", "loss": means over the latents, every `log_every` steps and at the last
-    method:str="gmi" # "gmi" or "kedmi"
-    mu:Tensor|None=None # KEDMI: (n_ids, z_dim) learned means
-    log_var:Tensor|None=None # KEDMI: (n_ids, z_dim) learned log-variances
-    chunk_size:int=0 # latents per forward/backward pass that the attack ended with
-
-    def images(self, G:nn.Module, # the generator of the attack
-               device=None, # where to run it
-               batch:int=500 # latents per forward pass
-              ) -> Tensor:
-        "The reconstructions G(z), shape (n_ids, n_seeds, 3, S, S), on the CPU."
-        G, z = attack_copy(G, device), self.z.flatten(0, 1)
-        dev = next(G.parameters()).device
-        with torch.no_grad(): x = torch.cat([G(z[i:i + batch].to(dev)).float().cpu() for i in range(0, len(z), batch)])
-        return x.view(*self.z.shape[:2], *x.shape[1:])
-
-# %% ../nbs/07_inversion.ipynb #f73ca51b
-def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images in [0, 1]
-           D:nn.Module, # GMI: WGAN critic (one score per image); KEDMI: discriminator returning (features, logits)
-           models:Sequence[nn.Module], # the target first, then any students; each returns (features, logits)
-           labels:Sequence[int]|Tensor, # distinct identities to attack
-           method:str="gmi", # "gmi" (Nesterov on latent points) or "kedmi" (Adam on latent distributions)
-           identity:str="ce", # identity loss: "ce" or "logit" (set by `variant` when given)
-           p_reg=None, # a `PReg` for the feature regulariser, or None (set by `variant` when given)
-           lam:float=1.0, # weight of the feature regulariser
-           id_weight:float=100, # weight of the identity loss against the prior
-           iters:int=2400, # optimisation steps
-           lr:float=0.02, # learning rate (Nesterov for GMI, Adam for KEDMI)
-           momentum:float=0.9, # GMI's momentum
-           n_seeds:int=5, # GMI: restarts per identity; KEDMI: samples drawn per identity at the end
-           clip:float=1.0, # latents are clipped to [-clip, clip]
-           seed:int=0, # the noise of identity y, restart r at step t is a function of (seed, y, r, t) alone
-           z_dim:int=100, # latent size
-           ckpt_path:str|Path|None=None, # resume from / save the attack's state to this file
-           ckpt_every:int=300, # steps between checkpoints
-           device=None, # where to attack (`default_device`); the attack runs on frozen copies of the networks there
-           variant:str|None=None, # "baseline", "lom", "ma", "lomma" or "lomma+l2": sets identity, students and p_reg use
-           p_reg_mode:str="sample", # "sample": fresh P_reg draws per latent and step (the paper); "fixed": its mean (the reference code)
-           ref_batch:int=60, # per-latent losses are summed and divided by this fixed size (the reference's batch)
-           chunk_size:int|None=None, # latents per forward/backward pass; None: all on a CPU, a memory budget on CUDA
-           mem_fraction:float=0.7, # share of the free GPU memory the automatic chunk size aims for
-           amp:bool|None=None, # bf16 autocast (None: on CUDA only)
-           channels_last:bool=True, # channels-last weights (faster convolutions with cuDNN and oneDNN)
-           fold_bn:bool=True, # fold each BatchNorm that follows a convolution or linear layer into it
-           compile:bool=False, # `torch.compile` each network (about a minute of compiling per large network, then faster steps)
-           cuda_graph:bool|None=None, # after two eager steps, capture the step as a CUDA graph and replay it (None: on CUDA)
-           log_every:int=100, # steps between loss-history entries (the loop's only host syncs, with checkpoints)
-           callback:Callable[[int], None]|None=None # called with the number of steps done after each step
-          ) -> InversionResult:
-    "Model inversion of `labels` with GMI or KEDMI and any LOMMA variant, every (identity, restart) pair in one batch."
-    if method not in PRIORS: raise ValueError(f"method must be 'gmi' or 'kedmi', got {method!r}")
-    if p_reg_mode not in ("sample", "fixed"): raise ValueError(f"p_reg_mode must be 'sample' or 'fixed', got {p_reg_mode!r}")
-    if iters < 0 or min(n_seeds, ckpt_every, log_every, ref_batch) < 1:
-        raise ValueError(f"need iters >= 0 and n_seeds, ckpt_every, log_every, ref_batch >= 1")
-    models, identity, p_reg = _resolve_variant(variant, models, identity, p_reg)
-    if identity not in ("ce", "logit"): raise ValueError(f"identity must be 'ce' or 'logit', got {identity!r}")
-    device = default_device(device)
-    amp = device.type == "cuda" if amp is None else amp
-    if cuda_graph and device.type != "cuda": raise ValueError(f"cuda_graph=True needs a CUDA device, got {device}")
-    cuda_graph = device.type == "cuda" if cuda_graph is None else cuda_graph
-    G, D, *models = (attack_copy(m, device, channels_last, fold_bn) for m in (G, D, *models))
-    with _cudnn_autotune(device):
-        n_classes, d = _probe(G, D, models, z_dim, device)
-        labels = _check_labels(labels, n_classes)
-        if p_reg is not None:
-            if p_reg.d != d: raise ValueError(f"p_reg has {p_reg.d} dimensions but the target's features have {d}")
-            p_reg = p_reg.to(device)
-        def losses(G, D, models): return lambda z, y, p: latent_losses(G, D, models, z, y, method, identity, p, lam)
-        att = Inversion(losses(G, D, models), labels.to(device), method, n_seeds, seed, z_dim,
-                        p_reg, p_reg_mode, id_weight, lr, momentum, clip, ref_batch, amp)
-        fingerprint = config_hash(dict(method=method, identity=identity, labels=labels.tolist(), n_seeds=n_seeds, seed=seed,
-            z_dim=z_dim, lr=lr, momentum=momentum, clip=clip, lam=lam, id_weight=id_weight, ref_batch=ref_batch,
-            p_reg=p_reg is not None and p_reg_mode, n_models=len(models)))
-        start, steps, values = _resume(att, ckpt_path, fingerprint, iters)
-        group = getattr(D, "group_size", None) if method == "kedmi" else 1
-        quantum = min(att.n, group or att.n)                 # KEDMI's D judges groups: chunks hold whole groups
-        if chunk_size is None: chunk_size = _auto_chunk(lambda sl: att.backward(sl, start), att.n, quantum, device, mem_fraction)
-        chunk = att.n if chunk_size >= att.n else max(quantum, chunk_size // quantum * quantum)
-        if compile:   # each network alone, specialised to the chunk's shape; after the memory probe, whose batch would recompile
-            cG, cD, *cms = (torch.compile(m, dynamic=False) for m in (G, D, *models))
-            att.loss_fn = losses(cG, cD, cms)
-        att.zero_grad()
-        graph, capture_at = None, start + 2 if cuda_graph else None   # eager steps first: cuDNN's algorithm search, the chunk
-        for t in progress(range(start, iters), total=iters - start, desc=f"{method} inversion"):
-            if t == capture_at: graph = _capture(att, chunk)
-            if graph is not None: sums = graph(t)
-            else: sums, chunk = _step(att, t, chunk, quantum)
-            if t % log_every == 0 or t == iters - 1: steps.append(t); values.append(sums / att.n)
-            if ckpt_path is not None and ((t + 1) % ckpt_every == 0 or t + 1 == iters): _save(att, ckpt_path, fingerprint, t + 1, steps, values)
-            if callback is not None: callback(t + 1)
-        kedmi = (att.mu.detach().cpu(), att.log_var.detach().cpu()) if method == "kedmi" else (None, None)
-        return InversionResult(att.final_latents(), labels, _history(steps, values, id_weight), method, *kedmi, chunk)
+# %% ../nbs/07_inversion.ipynb #325d2e83
+def _result(att:Inversion, labels:Tensor, steps:list, values:list, chunk:int) -> InversionResult:
+    "What `invert` returns once the loop is done: the final latents, KEDMI's distributions and the loss history."
+    kedmi = (att.mu.detach().cpu(), att.log_var.detach().cpu()) if att.method == "kedmi" else (None, None)
+    return InversionResult(att.final_latents(), labels, _history(steps, values, att.attack.id_weight), att.method, *kedmi, chunk)

@@ -11,7 +11,7 @@ CHILD = r'''
 import sys, time, torch
 torch.set_num_threads(1)
 from rethinkmi.core import seed_everything
-from rethinkmi.inversion import invert
+from rethinkmi.inversion import Attack, Records, invert
 from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
 from rethinkmi.preg import PReg
 method, ckpt, out, pause = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
@@ -21,8 +21,8 @@ D = (DGWGAN(size=32, width=4) if method == "gmi" else MinibatchDiscriminator(10,
 T = build_classifier("tiny_vgg", 10, width=4, input_size=32).eval()
 S = build_classifier("tiny_student", 10, width=4, input_size=32).eval()
 p_reg = PReg(torch.zeros(T.feat_dim), torch.ones(T.feat_dim))
-r = invert(G, D, [T, S], [1, 4, 6], method=method, variant="lomma", p_reg=p_reg, iters=40, n_seeds=2, log_every=5,
-           ckpt_path=None if ckpt == "-" else ckpt, ckpt_every=5, device="cpu", callback=lambda t: time.sleep(pause))
+r = invert(G, D, [T, S], [1, 4, 6], method=method, variant="lomma", p_reg=p_reg, attack=Attack(iters=40, n_seeds=2), device="cpu",
+           records=Records(None if ckpt == "-" else ckpt, ckpt_every=5, log_every=5), callback=lambda t: time.sleep(pause))
 torch.save({"z": r.z, "mu": r.mu, "history": r.history}, out)
 '''
 
@@ -72,11 +72,12 @@ def tiny_attack(method="gmi"):
 
 def test_compiled_networks_match_eager():
     "compile=True (each network compiled for its chunk's shape) ends where the eager attack ends, also with a short last chunk."
-    from rethinkmi.inversion import invert
+    from rethinkmi.fast_inversion import Speed
+    from rethinkmi.inversion import Attack, invert
     G, D, models, p_reg = tiny_attack()
-    kw = dict(variant="lomma", p_reg=p_reg, iters=4, n_seeds=2, device="cpu", chunk_size=4)
-    torch.testing.assert_close(invert(G, D, models, [1, 3, 4], compile=True, **kw).z, invert(G, D, models, [1, 3, 4], **kw).z,
-                               atol=1e-5, rtol=0)
+    kw = dict(variant="lomma", p_reg=p_reg, attack=Attack(iters=4, n_seeds=2), device="cpu")
+    torch.testing.assert_close(invert(G, D, models, [1, 3, 4], speed=Speed(chunk_size=4, compile=True), **kw).z,
+                               invert(G, D, models, [1, 3, 4], speed=Speed(chunk_size=4), **kw).z, atol=1e-5, rtol=0)
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -84,11 +85,12 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("method", ["gmi", "kedmi"])
 def test_cuda_graph_matches_eager_and_resumes(tmp_path, method):
     "An attack whose step is replayed as a CUDA graph ends where the eager attack ends, also when resumed mid-run."
-    from rethinkmi.inversion import invert
+    from rethinkmi.fast_inversion import Speed
+    from rethinkmi.inversion import Attack, Records, invert
     G, D, models, p_reg = tiny_attack(method)
     def run(iters, graph, ckpt=None):
-        return invert(G, D, models, [1, 4, 6, 8], method=method, variant="lomma", p_reg=p_reg, iters=iters, n_seeds=2,
-                      log_every=3, device="cuda", amp=False, cuda_graph=graph, ckpt_path=ckpt, ckpt_every=4)
+        return invert(G, D, models, [1, 4, 6, 8], method=method, variant="lomma", p_reg=p_reg, attack=Attack(iters=iters, n_seeds=2),
+                      device="cuda", speed=Speed(amp=False, cuda_graph=graph), records=Records(ckpt, ckpt_every=4, log_every=3))
     eager, graph = run(20, False), run(20, True)
     tol = dict(atol=1e-5, rtol=0)
     torch.testing.assert_close(graph.z, eager.z, **tol)
@@ -98,4 +100,4 @@ def test_cuda_graph_matches_eager_and_resumes(tmp_path, method):
     resumed = run(20, True, tmp_path/"a.pt")                        # ... and continued with a fresh capture
     torch.testing.assert_close(resumed.z, graph.z, **tol)
     with pytest.raises(ValueError, match="cuda_graph=True needs a CUDA device"):
-        invert(G, D, models, [1], variant="lomma", p_reg=p_reg, iters=1, device="cpu", cuda_graph=True)
+        invert(G, D, models, [1], variant="lomma", p_reg=p_reg, attack=Attack(iters=1), device="cpu", speed=Speed(cuda_graph=True))

@@ -35,7 +35,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=c
 
 timeout 120 python3 - <<'PY' 2>&1 | tee "$OUTDIR/smoke.log" || echo "CUDA smoke test FAILED (continuing with the benchmark)"
 import time, torch
-from rethinkmi.inversion import counter_key, counter_normal, invert
+from rethinkmi.fast_inversion import Speed, counter_key, counter_normal
+from rethinkmi.inversion import Attack, invert
 from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
 from rethinkmi.preg import PReg
 t0 = time.perf_counter()
@@ -47,11 +48,11 @@ G, D = Generator(size=32, width=8).eval(), DGWGAN(size=32, width=8).eval()
 Dk = MinibatchDiscriminator(10, size=32, width=8, group_size=4).eval()
 T, S = build_classifier("tiny_vgg", 10, width=8, input_size=32).eval(), build_classifier("tiny_student", 10, width=4, input_size=32).eval()
 pr = PReg(torch.zeros(T.feat_dim), torch.ones(T.feat_dim))
-kw = dict(variant="lomma", p_reg=pr, iters=5, n_seeds=2, amp=False)
+kw = dict(variant="lomma", p_reg=pr, attack=Attack(iters=5, n_seeds=2), speed=Speed(amp=False))
 a, b = invert(G, D, [T, S], [1, 3, 4], device="cpu", **kw), invert(G, D, [T, S], [1, 3, 4], device="cuda", **kw)
 print(f"counter noise cpu vs cuda: max diff {dn:.1e}; GMI cpu vs cuda (fp32, 5 steps): max |dz| {(a.z - b.z).abs().max().item():.2e}")
-c = invert(G, Dk, [T, S], [0, 2, 5, 6, 7, 9], method="kedmi", device="cuda", **{**kw, "amp": True})
-d = invert(G, D, [T, S], [1, 3, 4], device="cuda", **{**kw, "amp": True})
+c = invert(G, Dk, [T, S], [0, 2, 5, 6, 7, 9], method="kedmi", device="cuda", **{**kw, "speed": Speed(amp=True)})
+d = invert(G, D, [T, S], [1, 3, 4], device="cuda", **{**kw, "speed": Speed(amp=True)})
 assert c.z.shape == (6, 2, 100) and d.z.shape == (3, 2, 100) and torch.isfinite(c.z).all() and torch.isfinite(d.z).all()
 print(f"CUDA smoke test ok in {time.perf_counter() - t0:.1f} s")
 PY

@@ -14,7 +14,8 @@ usage: python tools/gpu_profile_step.py [--reps 5] [--steps 12] [--compile] [--b
 import argparse, copy, json, statistics, time
 import torch
 from rethinkmi.bench import workload
-from rethinkmi.inversion import attack_copy, fold_batchnorm, invert
+from rethinkmi.fast_inversion import Speed, attack_copy, fold_batchnorm
+from rethinkmi.inversion import Attack, invert
 from rethinkmi.models import freeze
 
 def emit(**d): print(json.dumps(d), flush=True)
@@ -81,8 +82,8 @@ def attack_steps(steps:int, cuda_graph:bool, compile:bool=False):
     def cb(t):
         if t in (3, steps): torch.cuda.synchronize(); marks[t] = time.perf_counter()
     torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); t0 = time.perf_counter()
-    r = invert(G, D, models, list(range(300)), variant="lomma", p_reg=p_reg, iters=steps, device="cuda",
-               cuda_graph=cuda_graph, compile=compile, callback=cb)
+    r = invert(G, D, models, list(range(300)), variant="lomma", p_reg=p_reg, attack=Attack(iters=steps), device="cuda",
+               speed=Speed(cuda_graph=cuda_graph, compile=compile), callback=cb)
     step = (marks[steps] - marks[3]) / (steps - 3)
     emit(part="attack steps", cuda_graph=cuda_graph, compile=compile, steps=steps, chunk=r.chunk_size,
          first_3_steps_s=round(marks[3] - t0, 2), steady_step_s=round(step, 4), at_2400_steps_s=round(marks[3] - t0 + step * 2397, 1),
