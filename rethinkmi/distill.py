@@ -17,7 +17,8 @@ from .core import RunDir, default_device, progress, seed_everything
 from .distributed import ddp, epoch_seed, get_rank, get_world_size
 from .losses import _reduce, ce_loss
 from .models import build_classifier, freeze
-from .training import (Accel, Batches, random_flip, lr_schedule, train_stage, evaluate, load_training_state, resize_to,
+from .runs import train_stage
+from .training import (Accel, Batches, random_flip, lr_schedule, classifier_accuracy, load_training_state, resize_to,
                                 save_training_state)
 
 # %% auto #0
@@ -174,7 +175,7 @@ def distill(teacher:nn.Module, # the target T: a classifier returning (features,
     ck = load_training_state(ckpt_path, config, model=student, opt=opt, sched=sched)
     start, h = (ck["epoch"], ck["history"]) if ck else (0, {})
     if not ck and test_data is not None:
-        r = evaluate(teacher, test_data, device=acc.device, amp=acc.amp); h.update(teacher_top1=r["top1"], teacher_top5=r["top5"])
+        r = classifier_accuracy(teacher, test_data, device=acc.device, amp=acc.amp); h.update(teacher_top1=r["top1"], teacher_top5=r["top5"])
     bar = progress(total=epochs * len(batches), initial=start * len(batches), desc=desc)
     try:
         for epoch in range(start, epochs):
@@ -182,7 +183,7 @@ def distill(teacher:nn.Module, # the target T: a classifier returning (features,
             batches.set_epoch(epoch); epoch_seed(seed, epoch)
             row = dict(epoch=epoch + 1, lr=sched.get_last_lr()[0], **_distill_epoch(net, teacher, opt, sched, batches, acc, s, bar))
             if test_data is not None:
-                r = evaluate(student, test_data, device=acc.device, amp=acc.amp)
+                r = classifier_accuracy(student, test_data, device=acc.device, amp=acc.amp)
                 row.update(test_loss=r["loss"], test_top1=r["top1"], test_top5=r["top5"])
             row["seconds"] = time.perf_counter() - t0
             for k, v in row.items(): h.setdefault(k, []).append(v)

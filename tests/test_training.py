@@ -4,7 +4,7 @@ from torch.utils.data import Subset
 from rethinkmi.core import seed_everything
 from rethinkmi.data import SynthFaces
 from rethinkmi.models import build_classifier
-from rethinkmi.training import Batches, evaluate, train_classifier
+from rethinkmi.training import Batches, classifier_accuracy, train_classifier
 
 @pytest.fixture(autouse=True)
 def one_thread():
@@ -35,8 +35,8 @@ def test_bad_schedule_and_shapes():
         Batches(test, 64, drop_last=True)
 
 def test_evaluate_restores_mode():
-    m = _model().train(); evaluate(m, _data()[1], device="cpu"); assert m.training
-    m.eval(); evaluate(m, _data()[1], device="cpu"); assert not m.training
+    m = _model().train(); classifier_accuracy(m, _data()[1], device="cpu"); assert m.training
+    m.eval(); classifier_accuracy(m, _data()[1], device="cpu"); assert not m.training
 
 def test_batches_accepts_tensor_dataset():
     "A TensorDataset has a `tensors` attribute (a tuple), not a `tensors()` method: it must take the Dataset path."

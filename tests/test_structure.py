@@ -1,0 +1,53 @@
+"The package's shape, read with `ast`: no import cycles between modules, and no private name imported across modules."
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1]/"rethinkmi"
+
+
+def imports(py: Path) -> list[tuple[str, list[str]]]:
+    "(module imported from the package, names taken from it) for every import of `py` that stays inside the package."
+    out = []
+    for n in ast.walk(ast.parse(py.read_text())):
+        if isinstance(n, ast.ImportFrom) and (n.level or (n.module or "").startswith("rethinkmi")):
+            mod = (n.module or "").removeprefix("rethinkmi").lstrip(".")
+            if mod: out.append((mod.split(".")[0], [a.name for a in n.names]))
+            else: out += [(a.name, []) for a in n.names]   # from . import x
+        elif isinstance(n, ast.Import):
+            out += [(a.name.split(".")[1], []) for a in n.names if a.name.startswith("rethinkmi.")]
+    return out
+
+
+def graph() -> dict[str, set[str]]:
+    return {py.stem: {m for m, _ in imports(py)} for py in PKG.glob("*.py") if py.stem != "_modidx"}
+
+
+def find_cycle(g: dict[str, set[str]]) -> list[str]:
+    "A cycle of `g` (module -> modules it imports) as a path that returns to its start, or []."
+    seen, done = [], set()
+    def visit(m):
+        if m in done: return []
+        if m in seen: return seen[seen.index(m):] + [m]
+        seen.append(m)
+        for d in sorted(g.get(m, ())):
+            if c := visit(d): return c
+        seen.pop(); done.add(m); return []
+    return next((c for m in sorted(g) if (c := visit(m))), [])
+
+
+def test_no_import_cycles():
+    assert find_cycle(graph()) == []
+
+
+def test_no_private_names_across_modules():
+    bad = [f"{py.stem} imports {name} from {mod}" for py in PKG.glob("*.py") for mod, names in imports(py)
+           for name in names if name.startswith("_") and not name.startswith("__")]
+    assert not bad, bad
+
+
+def test_the_checks_can_fail(tmp_path):
+    "The reader sees cycles and private imports when they are there."
+    (tmp_path/"a.py").write_text("from .b import _x\n"); (tmp_path/"b.py").write_text("from rethinkmi.a import y\n")
+    assert imports(tmp_path/"a.py") == [("b", ["_x"])] and imports(tmp_path/"b.py") == [("a", ["y"])]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) == []
