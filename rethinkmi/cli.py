@@ -4,37 +4,32 @@
 
 # %% ../nbs/10b_cli.ipynb #76e4168c
 from __future__ import annotations
-import argparse, errno, inspect, sys, typing
+import argparse, dataclasses, errno, inspect, sys, typing
 from pathlib import Path
 from typing import Callable, Sequence
 
-from fastcore.meta import delegates
 from fastcore.docments import docments
 
 from .core import CheckpointError
+from .demo import run_demo
 from .distributed import shutdown
-from .experiment import (RUNS, check_output, read_run, run_attack, run_demo, run_distill, run_evaluate, run_preg,
-                                  run_train_classifier, run_train_gan)
+from .protocol import run_attack, run_distill, run_evaluate, run_preg, run_train_classifier, run_train_gan
+from .runs import check_output, grouped_arguments, options_class, read_run
 
 # %% auto #0
-__all__ = ['COMMANDS', 'command', 'parser_for', 'faces', 'demo', 'train_classifier', 'train_gan', 'distill', 'preg', 'attack',
-           'evaluate', 'main']
-
-# %% ../nbs/10b_cli.ipynb #25349f8a
-COMMANDS: dict[str, Callable] = {}
-
-def command(f:Callable) -> Callable:
-    "Register `f` as the sub-command `rethinkmi <name>` (underscores become dashes)."
-    COMMANDS[f.__name__.replace("_", "-")] = f
-    return f
+__all__ = ['COMMANDS', 'RECORDED', 'parser_for', 'run_faces', 'main', 'rerun']
 
 # %% ../nbs/10b_cli.ipynb #c1a0e002
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
+def _anno_names(a) -> list[str]:
+    "The type names in annotation `a`, without None: `int|None` and 'int | None' both give ['int']."
+    names = a.split("|") if isinstance(a, str) else [getattr(t, "__name__", str(t)) for t in (typing.get_args(a) or (a,))]
+    return [n.strip(" '\"") for n in names if n.strip(" '\"") not in ("None", "NoneType")]   # 'float' may come quoted
+
 def _anno_type(a) -> type|None:
     "The builtin type that parses annotation `a`: `int`, 'int', `int|None` and 'int | None' all give `int`; others `None`."
-    names = a.split("|") if isinstance(a, str) else [getattr(t, "__name__", str(t)) for t in (typing.get_args(a) or (a,))]
-    names = [n.strip(" '\"") for n in names if n.strip(" '\"") not in ("None", "NoneType")]   # 'float' may come quoted
+    names = _anno_names(a)
     return _TYPES.get(names[0]) if len(names) == 1 else None
 
 # %% ../nbs/10b_cli.ipynb #c1a0e003
@@ -46,24 +41,33 @@ def _add_param(p:argparse.ArgumentParser, name:str, default, typ:type|None, doc:
     elif default is inspect.Parameter.empty: p.add_argument(name, type=typ, help=doc)
     else: p.add_argument(f"--{name}", type=typ, default=default, help=doc)
 
-def parser_for(f:Callable, # the function: its parameters (after `@delegates`) become the arguments
+def _add_fields(p:argparse.ArgumentParser, cls:type, default):
+    "Add an option per field of the options class `cls`, defaulting to the field of `default` (an instance) or of `cls`."
+    docs = docments(cls)
+    for fl in dataclasses.fields(cls):
+        d = getattr(default, fl.name) if isinstance(default, cls) else fl.default
+        _add_param(p, fl.name, inspect.Parameter.empty if d is dataclasses.MISSING else d, _anno_type(fl.type), docs.get(fl.name))
+
+# %% ../nbs/10b_cli.ipynb #31b85a6d
+def parser_for(f:Callable, # the function: its parameters become the arguments
                prog:str|None=None # the program name shown in usage and errors
               ) -> argparse.ArgumentParser:
-    "An `argparse` parser for the signature and docments of `f`."
+    "An `argparse` parser for the signature and docments of `f`: an options object gives an option per field; a `dict` none."
     p, docs = argparse.ArgumentParser(prog=prog, description=f.__doc__), docments(f)
     for k, v in inspect.signature(f).parameters.items():
-        if v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD): _add_param(p, k, v.default, _anno_type(v.annotation), docs.get(k))
+        if v.kind in (v.VAR_POSITIONAL, v.VAR_KEYWORD) or _anno_names(v.annotation)[:1] in (["dict"], ["Mapping"]): continue
+        if (cls := options_class(v, f)) is None: _add_param(p, k, v.default, _anno_type(v.annotation), docs.get(k))
+        else: _add_fields(p, cls, v.default)
     return p
 
 # %% ../nbs/10b_cli.ipynb #fe0bda0c
-@command
-def faces(out:str="synthfaces.png", # the PNG file to write
-          n_ids:int=6, # identities (rows) per panel
-          per_id:int=6, # images (columns) per identity
-          size:int=64, # image side in pixels
-          seed:int=0, # data-set seed
-          dpi:int=80 # resolution of the PNG
-         ) -> Path:
+def run_faces(out:str="synthfaces.png", # the PNG file to write
+              n_ids:int=6, # identities (rows) per panel
+              per_id:int=6, # images (columns) per identity
+              size:int=64, # image side in pixels
+              seed:int=0, # data-set seed
+              dpi:int=80 # resolution of the PNG
+             ) -> Path:
     "Generate SynthFaces and save a grid of private, public and shifted-public identities as a PNG."
     import matplotlib; matplotlib.use("Agg")
     from rethinkmi.data import faces_figure
@@ -76,64 +80,27 @@ def faces(out:str="synthfaces.png", # the PNG file to write
     print(f"wrote {out}: private, public and shifted-public SynthFaces ({n_ids} identities x {per_id} images each)")
     return out
 
-# %% ../nbs/10b_cli.ipynb #a93822fe
-@command
-@delegates(run_demo, but=["settings"])
-def demo(**kwargs):
-    "The SynthFaces demo: train, distil, attack with GMI and KEDMI x 5 variants x 2 public settings, evaluate, print the tables."
-    run_demo(**kwargs)
-
-# %% ../nbs/10b_cli.ipynb #93005546
-@command
-@delegates(run_train_classifier)
-def train_classifier(out:str, # the run folder
-                     **kwargs):
-    "Train a target or evaluation classifier on a private split file (CelebA format)."
-    run_train_classifier(out, **kwargs)
-
-@command
-@delegates(run_train_gan)
-def train_gan(out:str, # the run folder
-              **kwargs):
-    "Train a GMI or KEDMI GAN on a public split file (CelebA or FFHQ)."
-    run_train_gan(out, **kwargs)
-
-# %% ../nbs/10b_cli.ipynb #aa4510c7
-@command
-@delegates(run_distill)
-def distill(out:str, # the run folder
-            **kwargs):
-    "Distil the target into students on public images (KL, or KL + L2)."
-    run_distill(out, **kwargs)
-
-@command
-@delegates(run_preg)
-def preg(out:str, # the run folder
-         **kwargs):
-    "Estimate P_reg: the target's feature distribution on public images."
-    run_preg(out, **kwargs)
-
-# %% ../nbs/10b_cli.ipynb #28a0d35b
-@command
-@delegates(run_attack)
-def attack(out:str, # the run folder
-           **kwargs):
-    "Attack a target (GMI or KEDMI, any LOMMA variant) with reference checkpoints or our own."
-    run_attack(out, **kwargs)
-
-@command
-@delegates(run_evaluate)
-def evaluate(out:str, # the run folder of the evaluation
-             **kwargs):
-    "Evaluate attack run folders: attack accuracy, KNN distance, Fréchet distance, grids."
-    run_evaluate(out, **kwargs)
+# %% ../nbs/10b_cli.ipynb #25349f8a
+COMMANDS: dict[str, Callable] = {  # command name -> the function it calls
+    "faces": run_faces, "demo": run_demo, "train-classifier": run_train_classifier, "train-gan": run_train_gan,
+    "distill": run_distill, "preg": run_preg, "attack": run_attack, "evaluate": run_evaluate}
+RECORDED = [k for k in COMMANDS if k != "faces"]  # the commands that write a run record (`run.json`)
 
 # %% ../nbs/10b_cli.ipynb #d80a5148
+def _takes(f:Callable) -> set[str]:
+    "The options `f` takes: its parameters, each options object replaced by its fields."
+    names = set()
+    for k, v in inspect.signature(f).parameters.items():
+        cls = options_class(v, f)
+        names |= {x.name for x in dataclasses.fields(cls)} if cls else {k}
+    return names
+
 def _config(name:str, rest:list[str]) -> tuple[list[str], dict]:
-    "Split `--config FILE` off `rest`: the other arguments and the recorded arguments of that run (of command `name`)."
+    "Split `--config FILE` off `rest`: the other arguments, and the recorded arguments of that run (of command `name`) it takes."
     cp = argparse.ArgumentParser(add_help=False); cp.add_argument("--config")
     known, rest = cp.parse_known_args(rest)
-    return rest, (read_run(known.config, name)["arguments"] if known.config else {})
+    recorded = read_run(known.config, name)["arguments"] if known.config else {}
+    return rest, {k: v for k, v in recorded.items() if k in _takes(COMMANDS[name])}   # older records may hold more
 
 # %% ../nbs/10b_cli.ipynb #6e9c9f52
 def _usage() -> str:
@@ -160,17 +127,27 @@ def main(argv:Sequence[str]|None=None # arguments after the program name; `None`
     if name not in COMMANDS: print(f"rethinkmi: unknown command {name!r}\n\n{_usage()}", file=sys.stderr); return 2
     f, args = COMMANDS[name], {}
     try:
-        rest, recorded = _config(name, rest) if name in RUNS else (rest, {})
+        rest, recorded = _config(name, rest) if name in RECORDED else (rest, {})
         p = parser_for(f, prog=f"rethinkmi {name}")
-        if name in RUNS: p.add_argument("--config", help="a run folder or run.json of an earlier run: its arguments are the defaults")
+        if name in RECORDED: p.add_argument("--config", help="a run folder or run.json of an earlier run: its arguments are the defaults")
         p.set_defaults(**recorded)
         args = vars(p.parse_args(rest)); args.pop("config", None)
-        f(**args)
+        f(**grouped_arguments(f, args))
     except SystemExit as e: return e.code or 0
     except (OSError, ValueError, CheckpointError, RuntimeError) as e:
         print(f"rethinkmi {name}: error: {_one_line(e, args.get('out'))}", file=sys.stderr); return 1
     finally: shutdown()                                        # leave torchrun's process group, if the command joined one
     return 0
+
+# %% ../nbs/10b_cli.ipynb #f1ca464b
+def rerun(path:str|Path, # a `run.json` or the run folder holding it
+          **changes # options to change, e.g. `out=` for another folder
+         ):
+    "Run a recorded run again with its recorded arguments (and `changes`): what `rethinkmi <command> --config path` does."
+    rec = read_run(path)
+    if rec["command"] not in RECORDED: raise ValueError(f"{path}: unknown command {rec['command']!r}; known: {', '.join(RECORDED)}")
+    f = COMMANDS[rec["command"]]
+    return f(**grouped_arguments(f, rec["arguments"] | changes))
 
 # %% ../nbs/10b_cli.ipynb #f26413f8
 if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())   # run as a module (a notebook has no __file__)

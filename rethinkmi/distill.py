@@ -19,7 +19,8 @@ from .distributed import ddp, get_world_size
 from .losses import ce_loss, reduce_loss
 from .models import build_classifier, freeze
 from .train_loop import Accel, TrainOptions, resume, train_epochs
-from .training import evaluate, lr_schedule, random_flip, resize_to, train_stage
+from .runs import train_stage
+from .training import classifier_accuracy, lr_schedule, random_flip, resize_to
 
 # %% auto #0
 __all__ = ['kd_loss', 'noise_stable_labels', 'PseudoLabels', 'distill', 'distill_students']
@@ -155,10 +156,10 @@ def distill(teacher:nn.Module, # the target T: a classifier returning (features,
                   schedule=schedule, n_public=batches.n, seed=o.seed, teacher=fingerprint(teacher), world=get_world_size())
     start, h, ck = resume(o, config, model=student, opt=opt, sched=sched)
     if not ck and test_data is not None:
-        r = evaluate(teacher, test_data, device=acc.device, amp=acc.amp); h.update(teacher_top1=r["top1"], teacher_top5=r["top5"])
+        r = classifier_accuracy(teacher, test_data, device=acc.device, amp=acc.amp); h.update(teacher_top1=r["top1"], teacher_top5=r["top5"])
     def run_epoch(epoch, bar):
         row = dict(lr=sched.get_last_lr()[0], **_distill_epoch(net, teacher, opt, sched, batches, acc, s, bar))
-        if test_data is not None: row |= {f"test_{k}": v for k, v in evaluate(student, test_data, device=acc.device, amp=acc.amp).items()}
+        if test_data is not None: row |= {f"test_{k}": v for k, v in classifier_accuracy(student, test_data, device=acc.device, amp=acc.amp).items()}
         return row
     try: h = train_epochs(o, batches, run_epoch, config, dict(model=student, opt=opt, sched=sched), start, h, show=("loss", "test_top1"))
     finally: teacher.train(was)

@@ -14,7 +14,8 @@ from .core import default_device
 from .evaluation import evaluate_images
 from .results import framed
 from .training import topk_hits
-from .experiment import METHOD_NAMES, VARIANT_NAMES, Demo, read_run
+from .demo import METHOD_NAMES, VARIANT_NAMES, Demo
+from .runs import read_run
 
 # %% auto #0
 __all__ = ['RunView', 'describe', 'identity_figure', 'Explorer', 'explore']
@@ -35,9 +36,12 @@ class RunView:
         self.ids = list(range(s["attack"]["n_ids"]))  # `Demo.attack` attacks identities 0 .. n_ids - 1
         self.demo, self._attacks = Demo(self.out, s, self.device, read_only=True), {}  # attacks and P_reg: loaded, never run again
 
-    def __repr__(self):
-        return (f"RunView({str(self.out)!r}: {len(self.methods)} methods x {len(self.variants)} variants x {len(self.publics)} "
-                f"public settings; {len(self.ids)} identities x {self.settings['attack']['n_seeds']} reconstructions)")
+# %% ../nbs/12_explorer.ipynb #720137f1
+@patch
+def __repr__(self:RunView):
+    "The run's attack grid and size, in one line."
+    return (f"RunView({str(self.out)!r}: {len(self.methods)} methods x {len(self.variants)} variants x {len(self.publics)} "
+            f"public settings; {len(self.ids)} identities x {self.settings['attack']['n_seeds']} reconstructions)")
 
 # %% ../nbs/12_explorer.ipynb #415feb8a
 def _check_choice(value, options, what:str, out:Path):
@@ -45,6 +49,7 @@ def _check_choice(value, options, what:str, out:Path):
     if value not in options: raise ValueError(f"{out}: no {what} {value!r} in this run; it has {', '.join(map(str, options))}")
     return value
 
+# %% ../nbs/12_explorer.ipynb #1f463640
 @patch
 def attack(self:RunView, method:str, # one of `self.methods`, e.g. "gmi"
            variant:str, # one of `self.variants`, e.g. "lomma"

@@ -22,9 +22,9 @@ from .models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
 from .train_loop import Accel, Batches, TrainOptions, resume, train_epochs
 
 # %% auto #0
-__all__ = ['topk_hits', 'evaluate', 'lr_schedule', 'random_flip', 'train_classifier', 'plot_history', 'gradient_penalty',
-           'train_gmi_gan', 'soft_cross_entropy', 'kedmi_d_loss', 'kedmi_g_loss', 'resize_to', 'train_kedmi_gan',
-           'demo_root', 'DemoModels', 'train_stage', 'demo_models']
+__all__ = ['topk_hits', 'classifier_accuracy', 'lr_schedule', 'random_flip', 'train_classifier', 'plot_history',
+           'gradient_penalty', 'train_gmi_gan', 'soft_cross_entropy', 'kedmi_d_loss', 'kedmi_g_loss', 'resize_to',
+           'train_kedmi_gan']
 
 # %% ../nbs/03_training.ipynb #577963c3
 def topk_hits(logits:Tensor, # (N, K) class scores
@@ -39,12 +39,12 @@ def topk_hits(logits:Tensor, # (N, K) class scores
 
 # %% ../nbs/03_training.ipynb #411f5655
 @torch.no_grad()
-def evaluate(model:nn.Module, # a classifier returning (features, logits)
-             data, # what `Batches` accepts
-             batch_size:int=256, # images per forward pass
-             device=None, # see `default_device`; the model is moved there
-             amp:bool|None=None # bfloat16 autocast (`None`: on CUDA)
-            ) -> dict:
+def classifier_accuracy(model:nn.Module, # a classifier returning (features, logits)
+                        data, # what `Batches` accepts
+                        batch_size:int=256, # images per forward pass
+                        device=None, # see `default_device`; the model is moved there
+                        amp:bool|None=None # bfloat16 autocast (`None`: on CUDA)
+                       ) -> dict:
     "Mean cross-entropy `loss`, `top1` and `top5` accuracy of `model` on `data`."
     acc, was = Accel.make(device, amp), model.training
     acc.model(model).eval()
@@ -107,7 +107,7 @@ def train_classifier(model:nn.Module, # a classifier returning (features, logits
         row = dict(lr=sched.get_last_lr()[0])
         row["train_loss"], row["train_acc"] = _classifier_epoch(net, opt, sched, batches, acc, flip, bar)
         if test_data is None: return row
-        row |= {f"test_{k}": v for k, v in evaluate(model, test_data, device=acc.device, amp=acc.amp).items()}
+        row |= {f"test_{k}": v for k, v in classifier_accuracy(model, test_data, device=acc.device, amp=acc.amp).items()}
         if row["test_top1"] > best["top1"]: best.update(top1=row["test_top1"], epoch=epoch + 1, state={k: v.detach().clone() for k, v in model.state_dict().items()})
         return row
     state = dict(model=model, opt=opt, sched=sched, best=best)
@@ -299,102 +299,3 @@ def train_kedmi_gan(G:Generator, # the generator, trained in place
     config = dict(trainer="kedmi_gan", n_critic=n_critic, w_unsup=w_unsup, w_ent=w_ent, n_classes=K)
     try: return _train_gan(G, D, public_data, step, config, betas, o, acc)
     finally: target.train(was)
-
-# %% ../nbs/03_training.ipynb #9e113aba
-def demo_root(root:str|Path|None=None # a folder; `None`: `$RETHINKMI_CACHE/demo`, else `~/.cache/rethinkmi/demo`
-             ) -> Path:
-    "The folder where `demo_models` keeps its trained models."
-    if root is not None: return Path(root)
-    return Path(os.environ.get("RETHINKMI_CACHE", Path.home()/".cache"/"rethinkmi"))/"demo"
-
-# %% ../nbs/03_training.ipynb #4b79aba4
-@dataclass
-class DemoModels:
-    "The demo's trained networks and data: target, evaluation model, and GMI / KEDMI GANs per public style."
-    target:nn.Module # the target classifier T, trained on the private train split
-    evaluation:nn.Module # the evaluation classifier E (another architecture), same data
-    gmi:dict # public style -> (Generator, DGWGAN) of the GMI WGAN-GP
-    kedmi:dict # public style -> (Generator, MinibatchDiscriminator) of the KEDMI GAN
-    histories:dict # stage name ("target", "evaluation", "gmi-celeba", ...) -> training history
-    config:dict # the settings everything was trained with
-    root:Path # the run folder
-
-    def _faces(self, n_ids, per_id, **kw): return SynthFaces(n_ids, per_id, size=self.config["size"], seed=self.config["data_seed"], **kw)
-    @functools.cached_property
-    def train(self) -> SynthFaces:
-        "The private training split (the target's and evaluation model's training data)."
-        c = self.config; return self._faces(c["n_ids"], c["n_train"])
-    @functools.cached_property
-    def test(self) -> SynthFaces:
-        "The private test split: the same identities, other images."
-        c = self.config; return self._faces(c["n_ids"], c["n_test"], first_index=c["n_train"])
-    def public(self, style:str="celeba") -> SynthFaces:
-        "The public split of `style` (other identities), drawn once and kept."
-        cache = self.__dict__.setdefault("_public", {})
-        if style not in cache: c = self.config; cache[style] = self._faces(c["public_ids"], c["public_per_id"], first_id=c["public_first_id"], style=style)
-        return cache[style]
-
-# %% ../nbs/03_training.ipynb #fe75b432
-def train_stage(run:RunDir, name:str, cfg:dict, train:Callable[[Path], dict], models:dict) -> dict:
-    "Load `models`' weights for stage `name` from `run`, training them first (resumably) if they are not stored."
-    ckpt = run.path(name, cfg, "ckpt")
-    def make():
-        h = train(ckpt)
-        return dict(history=h, **{k: m.state_dict() for k, m in models.items()})
-    art = run.cached(name, cfg, make, write=is_main())
-    if is_main(): ckpt.unlink(missing_ok=True)
-    for k, m in models.items(): m.load_state_dict(art[k])
-    return art["history"]
-
-# %% ../nbs/03_training.ipynb #d3cacb8f
-def demo_models(root:str|Path|None=None, # run folder; `None`: see `demo_root`
-                seed:int=0, # seeds every model's initialisation and training
-                size:int=32, # image side of data, classifiers and GANs
-                n_ids:int=100, # private identities
-                n_train:int=27, # training images per identity
-                n_test:int=3, # test images per identity
-                target:tuple=("tiny_vgg", 32), # (architecture, width) of the target
-                evaluation:tuple=("tiny_resnet", 32), # (architecture, width) of the evaluation model
-                clf_epochs:int=20, # classifier epochs
-                clf_lr:float=0.1, # classifier peak learning rate
-                public_ids:int=1000, # public identities (numbered from `public_first_id`)
-                public_per_id:int=5, # images per public identity
-                public_first_id:int=1000, # first public identity (disjoint from the private 0..n_ids-1)
-                styles:Sequence[str]=("celeba", "ffhq"), # public styles to train GANs on
-                gan_width:int=16, # channel width of the GANs (64 in the reference)
-                gan_lr:float=1e-3, # Adam learning rate of the GANs (2e-4 in the reference)
-                gan_batch:int=64, # GAN batch size (and KEDMI D's group size)
-                gmi_epochs:int=30, # GMI GAN epochs
-                gmi_n_critic:int=5, # GMI critic steps per generator step
-                kedmi_epochs:int=20, # KEDMI GAN epochs
-                kedmi_n_critic:int=1, # KEDMI discriminator steps per generator step
-                data_seed:int=0, # SynthFaces seed
-                device=None # see `default_device`
-               ) -> DemoModels:
-    "The demo's target, evaluation model, GMI and KEDMI GANs, trained on SynthFaces once and then loaded from `root`."
-    c = dict(size=size, n_ids=n_ids, n_train=n_train, n_test=n_test, data_seed=data_seed, public_ids=public_ids,
-             public_per_id=public_per_id, public_first_id=public_first_id)
-    run, dev = RunDir(demo_root(root)), default_device(device)
-    d = DemoModels(None, None, {}, {}, {}, dict(c, seed=seed, target=list(target), evaluation=list(evaluation), clf_epochs=clf_epochs,
-                   clf_lr=clf_lr, styles=list(styles), gan_width=gan_width, gan_lr=gan_lr, gan_batch=gan_batch, gmi_epochs=gmi_epochs,
-                   gmi_n_critic=gmi_n_critic, kedmi_epochs=kedmi_epochs, kedmi_n_critic=kedmi_n_critic), run.root)
-    clf_cfg = dict(c, seed=seed, epochs=clf_epochs, lr=clf_lr)
-    for role, (arch, width) in (("target", target), ("evaluation", evaluation)):
-        seed_everything(seed); m = build_classifier(arch, n_ids, width=width, input_size=size)
-        cfg = dict(clf_cfg, arch=arch, width=width)
-        d.histories[role] = train_stage(run, role, cfg, lambda ck: train_classifier(m, d.train, d.test, TrainOptions(clf_epochs, clf_lr,
-                                   seed=seed, device=dev, ckpt_path=ck, desc=role)), {"model": m})
-        setattr(d, role, m.to(dev).eval())
-    gan_cfg = dict(c, seed=seed, width=gan_width, lr=gan_lr, batch=gan_batch)
-    for style in styles:
-        seed_everything(seed); G, D = Generator(size=size, width=gan_width), DGWGAN(size, gan_width)
-        cfg = dict(gan_cfg, style=style, epochs=gmi_epochs, n_critic=gmi_n_critic)
-        d.histories[f"gmi-{style}"] = train_stage(run, f"gmi-{style}", cfg, lambda ck: train_gmi_gan(G, D, d.public(style), TrainOptions(gmi_epochs, gan_lr,
-            gan_batch, seed, dev, ckpt_path=ck, desc=f"GMI GAN {style}"), n_critic=gmi_n_critic), {"G": G, "D": D})
-        d.gmi[style] = (G.to(dev).eval(), D.to(dev).eval())
-        seed_everything(seed); G, D = Generator(size=size, width=gan_width), MinibatchDiscriminator(n_ids, size, gan_width, gan_batch)
-        cfg = dict(gan_cfg, style=style, epochs=kedmi_epochs, n_critic=kedmi_n_critic, target=config_hash(dict(clf_cfg, arch=target[0], width=target[1])))
-        d.histories[f"kedmi-{style}"] = train_stage(run, f"kedmi-{style}", cfg, lambda ck: train_kedmi_gan(G, D, d.target, d.public(style), TrainOptions(kedmi_epochs,
-            gan_lr, gan_batch, seed, dev, ckpt_path=ck, desc=f"KEDMI GAN {style}"), n_critic=kedmi_n_critic), {"G": G, "D": D})
-        d.kedmi[style] = (G.to(dev).eval(), D.to(dev).eval())
-    return d

@@ -12,7 +12,7 @@ import torch
 
 from rethinkmi.bench import workload
 from rethinkmi.core import load_checkpoint
-from rethinkmi.experiment import save_net
+from rethinkmi.net_files import save_net
 
 
 def save_workload(root:Path):

@@ -8,7 +8,9 @@ import torch
 
 from rethinkmi.cli import main
 from rethinkmi.core import load_checkpoint
-from rethinkmi.experiment import demo_settings, fake_celeba, read_run
+from rethinkmi.demo import demo_settings
+from rethinkmi.protocol import fake_celeba
+from rethinkmi.runs import read_run
 
 
 def cli(*args) -> tuple[int, str, str]:
@@ -110,7 +112,7 @@ def test_demo_from_a_recorded_config(tmp_path):
 def test_bad_attack_inputs(chain, case, args, message):
     tmp = chain["tmp"]
     if case == "wrong number of classes":
-        from rethinkmi.experiment import build_net, save_net
+        from rethinkmi.net_files import build_net, save_net
         kw = dict(n_classes=5, size=32, width=4, group_size=8)
         save_net(build_net("MinibatchDiscriminator", **kw), tmp/"wrong_D.pt", "MinibatchDiscriminator", **kw)
     base = ["attack", tmp/"bad", "--G", tmp/"kedmi/G.pt", "--D", tmp/"kedmi/D.pt", "--method", "kedmi", "--variant", "lomma", *chain["attack"]]

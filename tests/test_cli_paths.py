@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-import rethinkmi.experiment as experiment
+import rethinkmi.demo as demo
+import rethinkmi.protocol as protocol
+import rethinkmi.runs as runs
 from rethinkmi.cli import main
-from rethinkmi.experiment import fake_celeba
+from rethinkmi.protocol import fake_celeba
 
 
 def cli(*args) -> tuple[int, str, str]:
@@ -110,7 +112,7 @@ class Started(BaseException): "A run got as far as writing its record: it should
 def no_start(monkeypatch):
     "Make a run that gets past its checks stop at once (so a missed case cannot train for minutes)."
     def start_run(*a, **k): raise Started()
-    monkeypatch.setattr(experiment, "start_run", start_run)
+    for m in (demo, protocol): monkeypatch.setattr(m, "start_run", start_run)   # the modules whose runs start a record
 
 
 @pytest.mark.parametrize("command, arg, kind", CASES, ids=[f"{c} {a} {k}" for c, a, k in CASES])
@@ -138,14 +140,14 @@ def test_bad_path(good, tmp_path, no_start, command, arg, kind):
 def test_os_errors_during_a_run(good, tmp_path, monkeypatch, err, message):
     "An error of the operating system while a run writes (no permission, a full disk) is one line naming the path."
     def fail(*a, **k): raise err
-    monkeypatch.setattr(experiment, "start_run", fail)
+    for m in (demo, protocol): monkeypatch.setattr(m, "start_run", fail)
     rc, out, e = cli(*commands(good, tmp_path/"run")["preg"])
     assert rc == 1 and e == f"rethinkmi preg: error: {message.format(run=tmp_path/'run')}\n", e
 
 
 def test_unwritable_folder(good, tmp_path, monkeypatch):
     "A folder where nothing can be created (checked with `os.access`, which is always true for root: faked here)."
-    monkeypatch.setattr(experiment.os, "access", lambda p, mode: False)
+    monkeypatch.setattr(runs.os, "access", lambda p, mode: False)
     rc, out, err = cli(*commands(good, tmp_path/"run")["preg"])
     assert rc == 1 and err == f"rethinkmi preg: error: {tmp_path/'run'}: cannot write in {tmp_path}\n", err
     assert not (tmp_path/"run").exists()

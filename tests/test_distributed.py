@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from rethinkmi.core import load_checkpoint
-from rethinkmi.experiment import fake_celeba, save_net
+from rethinkmi.net_files import save_net
+from rethinkmi.protocol import fake_celeba
 from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
 from rethinkmi.preg import PReg
 

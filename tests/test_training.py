@@ -6,7 +6,7 @@ from rethinkmi.core import seed_everything
 from rethinkmi.data import SynthFaces
 from rethinkmi.models import build_classifier
 from rethinkmi.train_loop import Batches, TrainOptions
-from rethinkmi.training import evaluate, topk_hits, train_classifier
+from rethinkmi.training import classifier_accuracy, topk_hits, train_classifier
 
 @pytest.fixture(autouse=True)
 def one_thread():
@@ -36,8 +36,8 @@ def test_bad_schedule_and_shapes():
         Batches(test, 64, drop_last=True)
 
 def test_evaluate_restores_mode():
-    m = _model().train(); evaluate(m, _data()[1], device="cpu"); assert m.training
-    m.eval(); evaluate(m, _data()[1], device="cpu"); assert not m.training
+    m = _model().train(); classifier_accuracy(m, _data()[1], device="cpu"); assert m.training
+    m.eval(); classifier_accuracy(m, _data()[1], device="cpu"); assert not m.training
 
 def test_batches_accepts_tensor_dataset():
     "A TensorDataset has a `tensors` attribute (a tuple), not a `tensors()` method: it must take the Dataset path."
@@ -53,5 +53,5 @@ def test_topk_ties_count_against_the_label():
     assert hits.tolist() == [[False, False, False], [True, True, False], [True, True, True]]
     class Fixed(torch.nn.Module):
         def forward(self, x): return None, lg[:len(x)]
-    r = evaluate(Fixed(), (torch.zeros(3, 3, 1, 1), torch.tensor([0, 2, 1])), device="cpu")
+    r = classifier_accuracy(Fixed(), (torch.zeros(3, 3, 1, 1), torch.tensor([0, 2, 1])), device="cpu")
     assert (r["top1"], r["top5"]) == (0, 1)
