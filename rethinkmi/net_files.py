@@ -9,8 +9,8 @@ from pathlib import Path
 from torch import nn
 
 from .core import default_device, load_checkpoint, save_checkpoint
-from .models import (CLASSIFIERS, REFERENCE_LAYOUTS, DGWGAN, Classifier, Generator, MinibatchDiscriminator,
-                              build_classifier, load_reference)
+from .models import CLASSIFIERS, DGWGAN, Classifier, Generator, MinibatchDiscriminator, build_classifier
+from .reference_checkpoints import REFERENCE_LAYOUTS, load_reference
 
 # %% auto #0
 __all__ = ['GANS', 'build_net', 'classifier_kwargs', 'parse_archs', 'save_net', 'check_file', 'load_net']

@@ -21,8 +21,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from rethinkmi.models import (REFERENCE_LAYOUTS, LayoutMismatchError, dead_tensors, fake_reference_checkpoint,
-                              load_reference, unused_tensors)
+from rethinkmi.reference_checkpoints import (REFERENCE_LAYOUTS, LayoutMismatchError, dead_tensors, fake_reference_checkpoint,
+                                             load_reference, unused_tensors)
 
 LAYOUTS = json.loads((Path(__file__).parents[1]/"nbs"/"reference_layouts.json").read_text())
 SMALL = {"Generator", "DGWGAN", "MinibatchDiscriminator"}
