@@ -14,6 +14,7 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from PIL import Image
 from torch.utils.data import Dataset
+from fastcore.basics import patch
 
 from .core import progress
 
@@ -22,13 +23,14 @@ __all__ = ['SKIN', 'HAIR', 'IRIS', 'LIPS', 'STYLES', 'hash_uniform', 'palette', 
            'show_faces', 'faces_figure', 'read_split', 'celeba_transform', 'ffhq_transform', 'SplitDataset',
            'make_celeba_splits']
 
-# %% ../nbs/01_data.ipynb #ff76a3f6
+# %% ../nbs/01_data.ipynb #b835c54d
 def _mix(h):
     "SplitMix64 finaliser on uint64 arrays: a bijection that scrambles all bits."
     h = h ^ (h >> np.uint64(30)); h = h * np.uint64(0xBF58476D1CE4E5B9)
     h = h ^ (h >> np.uint64(27)); h = h * np.uint64(0x94D049BB133111EB)
     return h ^ (h >> np.uint64(31))
 
+# %% ../nbs/01_data.ipynb #e0f1f08f
 def hash_uniform(n:int, # numbers per key
                  *keys # integers or integer arrays, broadcast together (seed, stream, identity, index ...)
                 ) -> np.ndarray:
@@ -39,28 +41,34 @@ def hash_uniform(n:int, # numbers per key
         h = _mix(h[..., None] ^ (np.arange(n, dtype=np.uint64) * np.uint64(0xD6E8FEB86659FD93)))
     return (h >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
-# %% ../nbs/01_data.ipynb #ac08e5f9
-def _col(v): return v[:, None, None]
+# %% ../nbs/01_data.ipynb #4d6b2a12
+def _col(v):
+    "Per-image numbers (N,) as (N, 1, 1), to broadcast against (N, H, W) grids."
+    return v[:, None, None]
 
+# %% ../nbs/01_data.ipynb #cf7b5cad
 def _ellipse(x, y, ax, ay):
     "Half of ((x/ax)^2 + (y/ay)^2 - 1): negative inside the ellipse."
     return (x / ax).square_().add_((y / ay).square_()).sub_(1).mul_(0.5)
 
+# %% ../nbs/01_data.ipynb #ead7fab3
 def _soft(d, sharp):
     "A mask that is 1 where `d` < 0, with an edge of width about 1/`sharp`."
     return torch.sigmoid(d.mul_(-sharp))
 
+# %% ../nbs/01_data.ipynb #2c4b2a49
 def _paint(img, mask, colour):
     "Paint `colour` (N, 3) into `img` (N, 3, H, W) through `mask` (N, H, W), in place."
     c = colour[:, :, None, None]
     return img.sub_(c).mul_(1 - mask[:, None]).add_(c)
 
-# %% ../nbs/01_data.ipynb #11c11224
+# %% ../nbs/01_data.ipynb #15452b10
 SKIN = torch.tensor([[.98,.85,.75],[.93,.74,.60],[.80,.60,.45],[.60,.42,.30],[.40,.27,.18]])
 HAIR = torch.tensor([[.08,.06,.05],[.35,.22,.12],[.85,.70,.40],[.65,.25,.10],[.70,.70,.72],[.20,.12,.08]])
 IRIS = torch.tensor([[.25,.45,.75],[.30,.55,.30],[.40,.25,.12],[.15,.10,.08]])
 LIPS = torch.tensor([[.75,.35,.35],[.55,.20,.25],[.85,.50,.45]])
 
+# %% ../nbs/01_data.ipynb #e47bda2a
 def palette(p:torch.Tensor, # (K, 3) colours
             t:torch.Tensor # (N,) positions, clamped to [0, 1]
            ) -> torch.Tensor:
@@ -76,7 +84,7 @@ STYLES = {
                    sat=0.7, tint=(1.08, 1.0, 0.9)),
 }
 
-# %% ../nbs/01_data.ipynb #92d19295
+# %% ../nbs/01_data.ipynb #9b3878e0
 def face_params(ids, idx, seed:int=0, style:str="celeba"):
     "Identity attributes `A` (N, 24), image nuisances `U` (N, 24) and lighting numbers `G` (N, 4) as float tensors."
     if style not in STYLES: raise ValueError(f"style must be one of {list(STYLES)}, got {style!r}")
@@ -84,12 +92,13 @@ def face_params(ids, idx, seed:int=0, style:str="celeba"):
     f = lambda *k: torch.from_numpy(hash_uniform(*k)).float()
     return f(24, seed, s, ids), f(24, seed, 7 + s, ids, idx), f(4, seed, 9 + s, ids, idx)
 
+# %% ../nbs/01_data.ipynb #fef8124c
 @functools.lru_cache(maxsize=8)
 def _noise_bank(seed, size):
     "61 fixed noise images per (seed, size); each picture takes one by hash, so noise costs no random drawing."
     return torch.randn(61, 3, size, size, generator=torch.Generator().manual_seed(seed))
 
-# %% ../nbs/01_data.ipynb #55c6b0d4
+# %% ../nbs/01_data.ipynb #cd7754b1
 def _pose_grid(U, size, st):
     "Per-image coordinates (x, y) of shape (N, H, W) after rotation, scale and shift, plus the raw grid."
     lin = torch.linspace(-1, 1, size)
@@ -99,14 +108,16 @@ def _pose_grid(U, size, st):
     ca, sa = _col(torch.cos(ang)), _col(torch.sin(ang))
     return (ca * xr + sa * yr) / s, (-sa * xr + ca * yr) / s, x0, y0
 
+# %% ../nbs/01_data.ipynb #7c571dc4
 def _background(U, x, y, st):
     "A two-colour gradient in a random direction."
     c1 = U[:, 5:8] * st["bg_span"] + st["bg_base"]; c2 = U[:, 8:11]
     g = (y * _col(torch.cos(U[:, 11] * 6.28)) + x * _col(torch.sin(U[:, 11] * 6.28))) * .5 + .5
     return c1[:, :, None, None] * (1 - g[:, None]) + c2[:, :, None, None] * g[:, None]
 
+# %% ../nbs/01_data.ipynb #74a2f84e
 def _head(img, A, U, x, y, st, sh):
-    "Hair volume, neck, face and fringe; returns the face mask, skin and hair colours and face size."
+    "Hair volume, neck, face and fringe; returns the face mask, the skin and hair colours and the grid of the inner features."
     fw, fh = 0.5 + 0.14 * A[:, 0], 0.62 + 0.14 * A[:, 1]
     skin = palette(SKIN, st["skin_lo"] + st["skin_span"] * A[:, 2] + 0.12 * (U[:, 15] - .5))
     hair = palette(HAIR, A[:, 4] + 0.08 * (U[:, 16] - .5)) * (0.85 + 0.3 * U[:, 17])[:, None]
@@ -120,7 +131,7 @@ def _head(img, A, U, x, y, st, sh):
     _paint(img, face * _soft(y - hline, sh), hair)
     return face, skin, hair, xf
 
-# %% ../nbs/01_data.ipynb #485cdb16
+# %% ../nbs/01_data.ipynb #229cf86a
 def _eyes(img, A, U, xf, y, sh):
     "Eyes, irises, brows and (for some identities) glasses."
     N = len(A); es, ey, er = 0.18 + 0.14 * A[:, 9], -0.08 + 0.12 * (A[:, 10] - .5), 0.07 + 0.05 * A[:, 11]
@@ -136,6 +147,7 @@ def _eyes(img, A, U, xf, y, sh):
         if glasses.any(): _paint(img, _soft(_ellipse(dx, dy, _col(er) * 1.6, _col(er) * 1.4).abs_() - 0.08, sh) * _col(glasses), black)
     return ey
 
+# %% ../nbs/01_data.ipynb #a247315c
 def _nose_mouth(img, A, U, face, skin, hair, xf, y, ey, sh):
     "Nose, mouth with a per-image expression, and a beard for some identities."
     nl, nw = 0.12 + 0.14 * A[:, 16], 0.05 + 0.06 * A[:, 17]
@@ -146,7 +158,7 @@ def _nose_mouth(img, A, U, face, skin, hair, xf, y, ey, sh):
     _paint(img, _soft(torch.maximum(yy.abs() - _col(mo + 0.02 * A[:, 21]), xf.abs() - _col(mw)), sh), palette(LIPS, A[:, 20]))
     _paint(img, face * _soft(_col(my) - 0.05 - y, sh) * _col((A[:, 22] > 0.7).float()) * 0.85, hair)
 
-# %% ../nbs/01_data.ipynb #6e195396
+# %% ../nbs/01_data.ipynb #a5c5a161
 def _lighting(img, U, G, x0, y0, st, seed, size):
     "Directional light, colour cast, the style's colour grading and noise."
     la, ls = G[:, 0] * 6.28, st["light"] * (0.4 + G[:, 1])
@@ -156,6 +168,7 @@ def _lighting(img, U, G, x0, y0, st, seed, size):
     if st["sat"] != 1: img.lerp_(img.mean(1, keepdim=True).expand_as(img), 1 - st["sat"])
     return img.add_(0.03 * _noise_bank(seed, size)[(G[:, 3] * 61).long()]).clamp_(0, 1)
 
+# %% ../nbs/01_data.ipynb #71a070b8
 def render_faces(ids:Sequence[int], # identity of each image
                  idx:Sequence[int], # index of each image within its identity (its nuisances)
                  size:int=64, # image side in pixels
@@ -174,7 +187,7 @@ def render_faces(ids:Sequence[int], # identity of each image
     _nose_mouth(img, A, U, face, skin, hair, xf, y, ey, sh)
     return _lighting(img, U, G, x0, y0, st, seed, size)
 
-# %% ../nbs/01_data.ipynb #c4ddce4f
+# %% ../nbs/01_data.ipynb #e66a758f
 class SynthFaces(Dataset):
     "Procedural faces: `n_ids` identities x `per_id` images, as (image float32 3 x size x size in [0,1], label) pairs."
     def __init__(self, n_ids:int, # number of identities; labels are 0..n_ids-1
@@ -195,22 +208,33 @@ class SynthFaces(Dataset):
         try: self._build(idx, batch_size)
         finally: torch.set_num_threads(threads)
 
-    def _build(self, idx, batch_size):
-        size, seed, style, first_id = self.size, self.seed, self.style, self.first_id
-        for i in progress(range(0, len(self.labels), batch_size), desc="SynthFaces", leave=False, disable=None if len(self.labels) > 5000 else True):
-            x = render_faces(first_id + self.labels[i:i+batch_size].numpy(), idx[i:i+batch_size], size, seed, style)
-            self.images[i:i+batch_size] = x.mul_(255).round_().to(torch.uint8)
-
     def __len__(self): return len(self.labels)
     def __getitem__(self, i): return self.images[i].float().div_(255), int(self.labels[i])
-    def tensors(self):
-        "All images as one float tensor in [0, 1] and the labels: the fast path for small data."
-        return self.images.float().div_(255), self.labels
     def __repr__(self):
         return f"SynthFaces(n_ids={self.n_ids}, per_id={self.per_id}, size={self.size}, first_id={self.first_id}, style={self.style!r}, seed={self.seed})"
 
-# %% ../nbs/01_data.ipynb #60f89fb8
-def show_faces(ds:SynthFaces, n_ids:int=6, per_id:int=8, ax=None, title:str|None=None):
+# %% ../nbs/01_data.ipynb #c56a9bb4
+@patch
+def _build(self:SynthFaces, idx, batch_size):
+    "Render the images in batches of `batch_size` into `self.images`, as bytes."
+    size, seed, style, first_id = self.size, self.seed, self.style, self.first_id
+    for i in progress(range(0, len(self.labels), batch_size), desc="SynthFaces", leave=False, disable=None if len(self.labels) > 5000 else True):
+        x = render_faces(first_id + self.labels[i:i+batch_size].numpy(), idx[i:i+batch_size], size, seed, style)
+        self.images[i:i+batch_size] = x.mul_(255).round_().to(torch.uint8)
+
+# %% ../nbs/01_data.ipynb #ab26872d
+@patch
+def tensors(self:SynthFaces):
+    "All images as one float tensor in [0, 1] and the labels: the fast path for small data."
+    return self.images.float().div_(255), self.labels
+
+# %% ../nbs/01_data.ipynb #6eef29b2
+def show_faces(ds:SynthFaces, # the faces to show
+               n_ids:int=6, # identities, one per row (at most `ds.n_ids`)
+               per_id:int=8, # images per identity, one per column (at most `ds.per_id`)
+               ax=None, # a matplotlib axis (`None`: a new figure)
+               title:str|None=None # axis title
+              ):
     "Identities of `ds` in rows, their first images in columns."
     import matplotlib.pyplot as plt
     n_ids, per_id = min(n_ids, ds.n_ids), min(per_id, ds.per_id)
@@ -222,7 +246,12 @@ def show_faces(ds:SynthFaces, n_ids:int=6, per_id:int=8, ax=None, title:str|None
     if title: ax.set_title(title)
     return ax
 
-def faces_figure(n_ids:int=6, per_id:int=6, size:int=64, seed:int=0):
+# %% ../nbs/01_data.ipynb #c443799b
+def faces_figure(n_ids:int=6, # identities per panel
+                 per_id:int=6, # images per identity
+                 size:int=64, # image side in pixels
+                 seed:int=0 # data-set seed
+                ):
     "A figure of private, public and shifted-public identities."
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 3, figsize=(3 * per_id * 0.75, n_ids * 0.8 + 0.4))
@@ -232,17 +261,22 @@ def faces_figure(n_ids:int=6, per_id:int=6, size:int=64, seed:int=0):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/01_data.ipynb #b8bece50
+# %% ../nbs/01_data.ipynb #493ddefc
+def _split_text(path:Path # a split file
+               ) -> str:
+    "The text of `path`, with a clear error when it is missing, a folder, not a regular file, or not UTF-8 text."
+    if not path.exists(): raise FileNotFoundError(f"{path}: no such split file")
+    if path.is_dir(): raise IsADirectoryError(f"{path}: is a folder, not a split file")
+    if not path.is_file(): raise ValueError(f"{path}: not a regular file")
+    try: return path.read_text()
+    except UnicodeDecodeError as e: raise ValueError(f"{path}: not a text split file (byte {e.start} is not UTF-8)") from None
+
+# %% ../nbs/01_data.ipynb #8e72ab68
 def read_split(path:str|Path # a split file: "<name> <label>" or "<name>" per line
               ) -> list[tuple[str, int|None]]:
     "The (image name, label or None) pairs of a split file; blank lines are skipped."
     path, out = Path(path), []
-    if not path.exists(): raise FileNotFoundError(f"{path}: no such split file")
-    if path.is_dir(): raise IsADirectoryError(f"{path}: is a folder, not a split file")
-    if not path.is_file(): raise ValueError(f"{path}: not a regular file")
-    try: text = path.read_text()
-    except UnicodeDecodeError as e: raise ValueError(f"{path}: not a text split file (byte {e.start} is not UTF-8)") from None
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(_split_text(path).splitlines(), 1):
         parts = line.split()
         if not parts: continue
         if len(parts) > 2 or (len(parts) == 2 and not parts[1].lstrip("-").isdigit()) or (len(parts) == 2 and int(parts[1]) < 0):
@@ -250,23 +284,39 @@ def read_split(path:str|Path # a split file: "<name> <label>" or "<name>" per li
         out.append((parts[0], int(parts[1]) if len(parts) == 2 else None))
     return out
 
-# %% ../nbs/01_data.ipynb #79abee82
+# %% ../nbs/01_data.ipynb #630fe64e
 def _crop_transform(top, left, side, size, train):
+    "A transform: the `side` x `side` square at (`top`, `left`), resized to `size`, flipped for half the images when `train`."
     def tfm(img:Image.Image) -> torch.Tensor:
         x = TF.to_dtype(TF.to_image(img.convert("RGB")), torch.float32, scale=True)
         x = TF.resize(TF.crop(x, top, left, side, side), [size, size], antialias=True).clamp_(0, 1)
         return x.flip(-1) if train and torch.rand(()) < 0.5 else x
     return tfm
 
+# %% ../nbs/01_data.ipynb #e00a7116
 def celeba_transform(size:int=64, train:bool=False):
     "CelebA: centre crop 108x108 at (top 55, left 35) of the aligned 178x218 image, resize to `size`; flip when `train`."
     return _crop_transform(55, 35, 108, size, train)
 
+# %% ../nbs/01_data.ipynb #55e91448
 def ffhq_transform(size:int=64, train:bool=False):
     "FFHQ thumbnails: crop 88x88 at (20, 20) of the 128x128 image, resize to `size`; flip when `train`."
     return _crop_transform(20, 20, 88, size, train)
 
-# %% ../nbs/01_data.ipynb #5ba4f9e1
+# %% ../nbs/01_data.ipynb #77417254
+def _check_images(split_file:Path, # the split file, for the messages
+                  root:str|Path, # the folder the images should be in
+                  items:list # the split file's (name, label) pairs
+                 ):
+    "Raise if `root` is not a folder, or lacks an image the split file lists (naming the file's line)."
+    folder = Path(root)
+    if not folder.exists(): raise FileNotFoundError(f"{root}: no such image folder")
+    if not folder.is_dir(): raise NotADirectoryError(f"{root}: not a folder of images")
+    lines = [n for n, l in enumerate(split_file.read_text().splitlines(), 1) if l.split()]
+    for (name, _), n in zip(items, lines):
+        if not (folder/name).is_file(): raise FileNotFoundError(f"{split_file}:{n}: image {folder/name} not found")
+
+# %% ../nbs/01_data.ipynb #acb7f720
 class SplitDataset(Dataset):
     "Images listed in a split file, under `root`, as (image tensor, label) pairs (label -1 for public sets)."
     def __init__(self, split_file:str|Path, # "<name> <label>" or "<name>" per line
@@ -276,11 +326,7 @@ class SplitDataset(Dataset):
         self.split_file, self.root = Path(split_file), Path(root)
         self.items, self.transform = read_split(split_file), transform or celeba_transform()
         if not self.items: raise ValueError(f"{self.split_file}: lists no images")
-        if not self.root.exists(): raise FileNotFoundError(f"{root}: no such image folder")
-        if not self.root.is_dir(): raise NotADirectoryError(f"{root}: not a folder of images")
-        lines = [n for n, l in enumerate(self.split_file.read_text().splitlines(), 1) if l.split()]
-        for (name, _), n in zip(self.items, lines):
-            if not (self.root/name).is_file(): raise FileNotFoundError(f"{self.split_file}:{n}: image {self.root/name} not found")
+        _check_images(self.split_file, root, self.items)
         self.labels = torch.tensor([-1 if l is None else l for _, l in self.items])
 
     def __len__(self): return len(self.items)
@@ -288,7 +334,31 @@ class SplitDataset(Dataset):
         name, label = self.items[i]
         with Image.open(self.root/name) as img: return self.transform(img), -1 if label is None else label
 
-# %% ../nbs/01_data.ipynb #7a732759
+# %% ../nbs/01_data.ipynb #d7bb9c80
+def _rank_identities(rows:list, # (image, identity) pairs
+                     need:int, # images an identity needs to qualify
+                     n_ids:int # how many identities to take
+                    ) -> list:
+    "The first `n_ids` qualifying identities, most images first (ties: the lower identity number first)."
+    counts = Counter(l for _, l in rows)
+    return [i for i, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= need][:n_ids]
+
+# %% ../nbs/01_data.ipynb #403d2148
+def _split_lines(rows:list, # (image, identity) pairs, in file order
+                 label:dict, # private identity -> its label
+                 n_train:int, # train images per private identity
+                 n_test:int # test images per private identity
+                ) -> dict[str, list[str]]:
+    "The lines of train.txt, test.txt and public.txt: a private identity's first images train, the next test, the rest nowhere."
+    taken, lines = Counter(), {"train": [], "test": [], "public": []}
+    for name, ident in rows:
+        if ident not in label: lines["public"].append(name); continue
+        k = taken[ident]; taken[ident] += 1
+        if k < n_train: lines["train"].append(f"{name} {label[ident]}")
+        elif k < n_train + n_test: lines["test"].append(f"{name} {label[ident]}")
+    return lines
+
+# %% ../nbs/01_data.ipynb #6b3af94a
 def make_celeba_splits(identity_file:str|Path, # CelebA's identity_CelebA.txt
                        out_dir:str|Path, # where train.txt, test.txt and public.txt are written
                        n_ids:int=1000, # private identities
@@ -298,17 +368,10 @@ def make_celeba_splits(identity_file:str|Path, # CelebA's identity_CelebA.txt
     "Write the private train/test and public split files of the paper's CelebA protocol; return their paths."
     rows = read_split(identity_file)
     if any(l is None for _, l in rows): raise ValueError(f"{identity_file}: every line needs '<image> <identity>'")
-    counts = Counter(l for _, l in rows)
-    ranked = [i for i, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= n_train + n_test][:n_ids]
+    ranked = _rank_identities(rows, n_train + n_test, n_ids)
     if len(ranked) < n_ids:
         raise ValueError(f"{identity_file}: only {len(ranked)} identities have >= {n_train + n_test} images, {n_ids} needed")
-    label, taken = {ident: k for k, ident in enumerate(ranked)}, Counter()
-    lines = {"train": [], "test": [], "public": []}
-    for name, ident in rows:
-        if ident not in label: lines["public"].append(name); continue
-        k = taken[ident]; taken[ident] += 1
-        if k < n_train: lines["train"].append(f"{name} {label[ident]}")
-        elif k < n_train + n_test: lines["test"].append(f"{name} {label[ident]}")
+    lines = _split_lines(rows, {ident: k for k, ident in enumerate(ranked)}, n_train, n_test)
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     paths = {k: out/f"{k}.txt" for k in lines}
     for k, p in paths.items(): p.write_text("\n".join(lines[k]) + "\n")

@@ -23,16 +23,17 @@ from .inversion import InversionResult, Records, invert
 __all__ = ['get_rank', 'get_world_size', 'process_group', 'shutdown', 'barrier', 'agree', 'rank_zero_first', 'shard',
            'shard_path', 'merge_results', 'sharded_invert', 'ddp', 'epoch_seed', 'is_main']
 
-# %% ../nbs/11_distributed.ipynb #44d40ec2
+# %% ../nbs/11_distributed.ipynb #8ceff2fa
 def get_rank() -> int:
     "This process's rank in the process group (0 without one)."
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
+# %% ../nbs/11_distributed.ipynb #fd1d0b2b
 def get_world_size() -> int:
     "The number of processes in the group (1 without one)."
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
-# %% ../nbs/11_distributed.ipynb #78e8e8d4
+# %% ../nbs/11_distributed.ipynb #73392ab2
 def process_group(device=None, # the device the command asked for (see `default_device`)
                   timeout_min:float=120 # how long a rank waits for the others at a collective before giving up
                  ) -> torch.device:
@@ -46,15 +47,34 @@ def process_group(device=None, # the device the command asked for (see `default_
         if get_rank() > 0: os.environ["RETHINKMI_PROGRESS"] = "0"   # one progress bar: rank 0's
     return device
 
+# %% ../nbs/11_distributed.ipynb #f4c70819
 def shutdown():
     "Leave the process group, if this process joined one."
     if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
 
-# %% ../nbs/11_distributed.ipynb #95779cc2
+# %% ../nbs/11_distributed.ipynb #baf99cfb
 def barrier():
     "Wait until every rank gets here (nothing to wait for in a single process)."
     if get_world_size() > 1: dist.barrier()
 
+# %% ../nbs/11_distributed.ipynb #3728b529
+def _differing_keys(every:Sequence[Mapping] # the settings of each rank, in rank order
+                   ) -> list:
+    "The settings on which some rank differs from rank 0 (a setting a rank lacks counts as `None`)."
+    keys = sorted({k for c in every for k in c}, key=str)
+    return [k for k in keys if any(c.get(k) != every[0].get(k) for c in every)]
+
+# %% ../nbs/11_distributed.ipynb #42f1ea1a
+def _disagreement(every:Sequence[Mapping], # the settings of each rank, in rank order
+                  what:str, # what they configure
+                  diff:list # the settings that differ
+                 ) -> str:
+    "The message that stops the ranks: each setting that differs, with every rank's value of it."
+    return (f"the {len(every)} ranks disagree on the configuration of {what}: " +
+            "; ".join(f"{k}: " + ", ".join(f"rank {r} {c.get(k)!r}" for r, c in enumerate(every)) for k in diff) +
+            ". Start every rank with the same arguments.")
+
+# %% ../nbs/11_distributed.ipynb #96e977b7
 def agree(config:Mapping, # this rank's settings (JSON-able)
           what:str # what they configure, for the message
          ):
@@ -62,13 +82,9 @@ def agree(config:Mapping, # this rank's settings (JSON-able)
     if get_world_size() == 1: return
     mine = json.loads(json.dumps(config, sort_keys=True, default=str))
     every = [None] * get_world_size(); dist.all_gather_object(every, mine)
-    keys = sorted({k for c in every for k in c}, key=str)
-    diff = [k for k in keys if any(c.get(k) != every[0].get(k) for c in every)]
-    if diff:
-        raise RuntimeError(f"the {get_world_size()} ranks disagree on the configuration of {what}: " +
-                           "; ".join(f"{k}: " + ", ".join(f"rank {r} {c.get(k)!r}" for r, c in enumerate(every)) for k in diff) +
-                           ". Start every rank with the same arguments.")
+    if diff := _differing_keys(every): raise RuntimeError(_disagreement(every, what, diff))
 
+# %% ../nbs/11_distributed.ipynb #ad50fee2
 @contextmanager
 def rank_zero_first():
     "Run the block on rank 0 first (it computes and caches), then on the other ranks (they read the cache)."
@@ -97,7 +113,15 @@ def shard_path(path:str|Path|None, # the checkpoint of a single-process run
     path = Path(path)
     return path if w == 1 else path.with_name(f"{path.stem}.shard{r}of{w}{path.suffix}")
 
-# %% ../nbs/11_distributed.ipynb #4f87ed5c
+# %% ../nbs/11_distributed.ipynb #308a6a30
+def _merge_history(parts:Sequence[InversionResult] # results of consecutive shares, with the same logged steps
+                  ) -> dict:
+    "The loss history of all the shares' latents: at each logged step, the shares' means weighted by their numbers of identities."
+    w = torch.tensor([float(len(p.labels)) for p in parts], dtype=torch.float64)
+    return {"step": list(parts[0].history["step"])} | {
+        k: (torch.tensor([p.history[k] for p in parts], dtype=torch.float64).T @ w / w.sum()).tolist() for k in ("prior", "identity", "loss")}
+
+# %% ../nbs/11_distributed.ipynb #e8585e02
 def merge_results(parts:Sequence[InversionResult] # results of consecutive shares of the identities, in order
                  ) -> InversionResult:
     "One `InversionResult` from those of consecutive shares: latents and distributions joined, loss histories averaged over all latents."
@@ -105,9 +129,7 @@ def merge_results(parts:Sequence[InversionResult] # results of consecutive share
     steps = parts[0].history["step"]
     if any(p.history["step"] != steps or p.method != parts[0].method for p in parts):
         raise ValueError("the shares ran different attacks (their methods or logged steps differ)")
-    w = torch.tensor([float(len(p.labels)) for p in parts], dtype=torch.float64)
-    hist = {"step": list(steps)} | {k: (torch.tensor([p.history[k] for p in parts], dtype=torch.float64).T @ w / w.sum()).tolist()
-                                    for k in ("prior", "identity", "loss")}
+    hist = _merge_history(parts)
     def cat(name): return None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])
     return InversionResult(cat("z"), cat("labels"), hist, parts[0].method, cat("mu"), cat("log_var"), max(p.chunk_size for p in parts))
 
@@ -127,7 +149,7 @@ def sharded_invert(G:nn.Module, D:nn.Module, models:Sequence[nn.Module], labels,
     parts = [None] * get_world_size(); dist.all_gather_object(parts, part)
     return merge_results([p for p in parts if p is not None])
 
-# %% ../nbs/11_distributed.ipynb #84aee081
+# %% ../nbs/11_distributed.ipynb #109adaab
 def ddp(model:nn.Module # a network being trained, already on its device
        ) -> nn.Module:
     "`model` in `DistributedDataParallel` when a process group of several ranks is running (gradients averaged across ranks), else `model`."
@@ -135,12 +157,14 @@ def ddp(model:nn.Module # a network being trained, already on its device
     dev = next(model.parameters()).device
     return DistributedDataParallel(model, device_ids=[dev] if dev.type == "cuda" else None)
 
+# %% ../nbs/11_distributed.ipynb #a18b2ada
 def epoch_seed(seed:int, # the run's seed
                epoch:int # the epoch about to start
               ):
     "In a process group, seed this rank's generators from (seed, rank, epoch): ranks draw different flips and latents, and a resumed epoch draws the same."
     if get_world_size() > 1: seed_everything(int(counter_key(seed, get_rank(), epoch)))
 
+# %% ../nbs/11_distributed.ipynb #38ffede5
 def is_main() -> bool:
     "Whether this process writes the outputs: rank 0, or the only process."
     return get_rank() == 0

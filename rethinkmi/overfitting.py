@@ -31,19 +31,32 @@ def identity_losses(models:Sequence[nn.Module], # classifiers returning (feature
     loss = ce_loss if kind == "ce" else logit_loss
     return torch.stack([loss(embed_images(m, images, batch_size, device)[1], labels, reduction="none") for m in models])
 
-# %% ../nbs/09_mi_overfitting.ipynb #6d8f0490
+# %% ../nbs/09_mi_overfitting.ipynb #407690ce
+def _target_unseen(target_losses:Tensor, # (N,) losses on the target
+                   unseen_losses:Tensor, # (M, N) or (N,) losses on the unseen models
+                   dtype:torch.dtype # the dtype to compute in
+                  ) -> tuple[Tensor, Tensor]:
+    "Both as tensors of `dtype`, the unseen losses as (M, N): losses (N,) of one unseen model become one row."
+    t, u = torch.as_tensor(target_losses).to(dtype), torch.as_tensor(unseen_losses).to(dtype)
+    return t, (u[None] if u.dim() == 1 else u)
+
+# %% ../nbs/09_mi_overfitting.ipynb #1880ee10
+def _standard_error(d:Tensor # (N,) values
+                   ) -> float:
+    "The standard error of the mean of `d`, std(d) / sqrt(N); NaN for a single value."
+    return (d.std() / len(d) ** .5).item() if len(d) > 1 else float("nan")
+
+# %% ../nbs/09_mi_overfitting.ipynb #52e84df8
 def overfitting_gap(target_losses:Tensor, # (N,) identity losses on the target
                     unseen_losses:Tensor # (M, N) or (N,) identity losses of the same images on unseen models
                    ) -> dict:
     "Mean loss on the target, on the unseen models (overall and per model), and the MI-overfitting gap between them."
-    t, u = torch.as_tensor(target_losses).double(), torch.as_tensor(unseen_losses).double()
-    u = u[None] if u.dim() == 1 else u
+    t, u = _target_unseen(target_losses, unseen_losses, torch.float64)
     if t.dim() != 1 or u.dim() != 2 or u.shape[1] != len(t) or not len(t):
         raise ValueError(f"need target (N,) and unseen (M, N) losses with N > 0, got {tuple(t.shape)} and {tuple(u.shape)}")
     if not (t.isfinite().all() and u.isfinite().all()): raise ValueError("the losses contain NaN or inf")
     per, d = u.mean(1), u.mean(0) - t   # per-model means; per-image gaps
-    se = (d.std() / len(d) ** .5).item() if len(d) > 1 else float("nan")
-    return dict(target=t.mean().item(), unseen=per.mean().item(), gap=d.mean().item(), gap_se=se, unseen_per_model=per.tolist())
+    return dict(target=t.mean().item(), unseen=per.mean().item(), gap=d.mean().item(), gap_se=_standard_error(d), unseen_per_model=per.tolist())
 
 # %% ../nbs/09_mi_overfitting.ipynb #6088f9c0
 def standardize_losses(losses:Tensor, # (M, N) per-model losses to put on a common scale
@@ -56,7 +69,24 @@ def standardize_losses(losses:Tensor, # (M, N) per-model losses to put on a comm
     if (sd == 0).any(): raise ValueError("a model's reference losses are all equal: nothing to scale by")
     return (losses - mu) / sd
 
-# %% ../nbs/09_mi_overfitting.ipynb #16e2a367
+# %% ../nbs/09_mi_overfitting.ipynb #e7b11aa4
+def _shared_edges(t:Tensor, # (N,) losses on the target
+                  u:Tensor, # (M, N) losses on the unseen models
+                  bins:int # how many bins
+                 ):
+    "`bins + 1` bin edges from the smallest to the largest loss of all, so that every curve uses the same bins."
+    return torch.linspace(min(t.min(), u.min()).item(), max(t.max(), u.max()).item(), bins + 1).numpy()
+
+# %% ../nbs/09_mi_overfitting.ipynb #128af9da
+def _unseen_names(names:Sequence[str]|None, # a label per unseen model, or `None`
+                  m:int # the number of unseen models
+                 ) -> list[str]:
+    "The legend's labels of the unseen models: `names`, or \"unseen 1\", \"unseen 2\", ... when `None`."
+    names = list(names) if names is not None else [f"unseen {i + 1}" for i in range(m)]
+    if len(names) != m: raise ValueError(f"{len(names)} names for {m} unseen models")
+    return names
+
+# %% ../nbs/09_mi_overfitting.ipynb #9f991b17
 def plot_loss_histograms(target_losses:Tensor, # (N,) losses on the target
                          unseen_losses:Tensor, # (M, N) losses on the unseen models
                          names:Sequence[str]|None=None, # a label per unseen model (`None`: "unseen 1", ...)
@@ -67,12 +97,10 @@ def plot_loss_histograms(target_losses:Tensor, # (N,) losses on the target
                         ):
     "Histograms of the identity loss on the target and on each unseen model (the report's figure 5), with their means."
     import matplotlib.pyplot as plt
-    t, u = torch.as_tensor(target_losses).float(), torch.as_tensor(unseen_losses).float()
-    u = u[None] if u.dim() == 1 else u
-    names = list(names) if names is not None else [f"unseen {i + 1}" for i in range(len(u))]
-    if len(names) != len(u): raise ValueError(f"{len(names)} names for {len(u)} unseen models")
+    t, u = _target_unseen(target_losses, unseen_losses, torch.float32)
+    names = _unseen_names(names, len(u))
     if ax is None: _, ax = plt.subplots(figsize=(3.6, 2.3), dpi=65)
-    edges = torch.linspace(min(t.min(), u.min()).item(), max(t.max(), u.max()).item(), bins + 1).numpy()
+    edges = _shared_edges(t, u, bins)
     for v, name in [(t, "target"), *zip(u, names)]:
         ax.hist(v.numpy(), edges, histtype="step", label=f"{name} (mean {v.mean():.2f})")
     ax.set_xlabel(xlabel, fontsize=8); ax.set_ylabel("reconstructions", fontsize=8); ax.tick_params(labelsize=7)
@@ -80,15 +108,14 @@ def plot_loss_histograms(target_losses:Tensor, # (N,) losses on the target
     if title: ax.set_title(title, fontsize=9)
     return ax
 
-# %% ../nbs/09_mi_overfitting.ipynb #08b5d49c
+# %% ../nbs/09_mi_overfitting.ipynb #d2c46c48
 def overfit_examples(target_losses:Tensor, # (N,) losses on the target
                      unseen_losses:Tensor, # (M, N) or (N,) losses on the unseen models
                      k:int=8, # how many to return (fewer if fewer qualify)
                      quantile:float=0.5 # only reconstructions whose target loss is at most this quantile qualify
                     ) -> Tensor:
     "Indices of the low-target-loss reconstructions that the unseen models reject most (highest mean unseen loss first)."
-    t, u = torch.as_tensor(target_losses).float(), torch.as_tensor(unseen_losses).float()
-    u = u[None] if u.dim() == 1 else u
+    t, u = _target_unseen(target_losses, unseen_losses, torch.float32)
     if u.shape[1:] != t.shape or t.dim() != 1: raise ValueError(f"need target (N,) and unseen (M, N) losses, got {tuple(t.shape)} and {tuple(u.shape)}")
     ok = (t <= t.quantile(quantile)).nonzero()[:, 0]
     return ok[u.mean(0)[ok].argsort(descending=True, stable=True)[:k]]

@@ -18,24 +18,35 @@ from .core import CheckpointError, default_device, load_checkpoint, save_checkpo
 # %% auto #0
 __all__ = ['PReg']
 
-# %% ../nbs/05_preg.ipynb #419eb467
+# %% ../nbs/05_preg.ipynb #8f77e8f2
 class PReg:
     "$P_{reg}$: an independent normal $\\mathcal{N}(\\mu_j, s_j^2)$ per feature dimension of the target's penultimate features."
     def __init__(self, mean:Tensor, # (d,) per-dimension mean $\mu$
                  std:Tensor): # (d,) per-dimension standard deviation $s$ (not a variance, not a log-variance)
-        mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
-        if mean.ndim != 1 or std.shape != mean.shape:
-            raise ValueError(f"mean and std must both have shape (d,), got {tuple(mean.shape)} and {tuple(std.shape)}")
-        if std.device != mean.device: std = std.to(mean.device)
-        if (std < 0).any(): raise ValueError(f"std must be >= 0, got a minimum of {std.min().item():g}")
-        self.mean, self.std = mean, std
+        self.mean, self.std = _mean_std(mean, std)
 
     @property
     def d(self) -> int: return self.mean.shape[0]
     def __repr__(self): return f"PReg(d={self.d}, device={self.mean.device}, mean std={self.std.mean().item():.3g})"
-    def to(self, device) -> PReg:
-        "A copy on `device`."
-        return PReg(self.mean.to(device), self.std.to(device))
+
+# %% ../nbs/05_preg.ipynb #46ea1e83
+def _mean_std(mean:Tensor, # (d,) per-dimension mean
+              std:Tensor # (d,) per-dimension standard deviation
+             ) -> tuple[Tensor, Tensor]:
+    "`mean` and `std` as float32 vectors of one shape (d,) on `mean`'s device; an error for other shapes or a negative `std`."
+    mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+    if mean.ndim != 1 or std.shape != mean.shape:
+        raise ValueError(f"mean and std must both have shape (d,), got {tuple(mean.shape)} and {tuple(std.shape)}")
+    if std.device != mean.device: std = std.to(mean.device)
+    if (std < 0).any(): raise ValueError(f"std must be >= 0, got a minimum of {std.min().item():g}")
+    return mean, std
+
+# %% ../nbs/05_preg.ipynb #16be3648
+@patch
+def to(self:PReg, device # where the copy lives
+      ) -> PReg:
+    "A copy on `device`."
+    return PReg(self.mean.to(device), self.std.to(device))
 
 # %% ../nbs/05_preg.ipynb #e4fa285d
 @patch
@@ -97,7 +108,18 @@ def _features(model:nn.Module, # forward returns (features, logits)
     if out[0].ndim != 2: raise ValueError(f"penultimate features must have shape (B, d), got {tuple(out[0].shape)}")
     return out[0].float()
 
-# %% ../nbs/05_preg.ipynb #758406a8
+# %% ../nbs/05_preg.ipynb #2bcdfa5f
+def _n_images(data:Dataset|Tensor, # the images
+              n:int # how many were asked for
+             ) -> int:
+    "How many images to use: `n`, or all of `data` (with a warning) when it holds fewer; at least 2."
+    if len(data) < n:
+        warnings.warn(f"PReg.estimate: asked for n={n} images but the data holds {len(data)}; using all of them")
+        n = len(data)
+    if n < 2: raise ValueError(f"need at least 2 images to estimate a standard deviation, got {n}")
+    return n
+
+# %% ../nbs/05_preg.ipynb #f209c362
 @patch(cls_method=True)
 def estimate(cls:PReg, model:nn.Module, # a classifier whose forward returns (features, logits)
              data:Dataset|Tensor, # public images: a Dataset of (image, label) or an N x 3 x H x W float tensor in [0, 1]
@@ -107,10 +129,7 @@ def estimate(cls:PReg, model:nn.Module, # a classifier whose forward returns (fe
              seed:int=0 # seeds torch's CPU generator for random data transforms (the caller's RNG state is restored)
             ) -> PReg:
     "Fit $P_{reg}$ to `model`'s penultimate features on the first `n` images of `data` (no gradients, eval mode)."
-    if len(data) < n:
-        warnings.warn(f"PReg.estimate: asked for n={n} images but the data holds {len(data)}; using all of them")
-        n = len(data)
-    if n < 2: raise ValueError(f"need at least 2 images to estimate a standard deviation, got {n}")
+    n = _n_images(data, n)
     device, feats = default_device(device), []
     with _evaluating(model, device), torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(seed)
@@ -118,24 +137,29 @@ def estimate(cls:PReg, model:nn.Module, # a classifier whose forward returns (fe
     feats = torch.cat(feats).double()
     return cls(feats.mean(0).float().cpu(), feats.std(0).float().cpu())
 
-# %% ../nbs/05_preg.ipynb #402a361c
+# %% ../nbs/05_preg.ipynb #d2608162
 @patch
 def save(self:PReg, path:str|Path # where to write (atomically, through `save_checkpoint`)
         ) -> Path:
     "Save the mean and standard deviation as `{'mean', 'std'}`."
     return save_checkpoint({"mean": self.mean.cpu(), "std": self.std.cpu()}, path)
 
+# %% ../nbs/05_preg.ipynb #5f03e50d
+def _found(obj) -> str|list:
+    "What a loaded file holds, for error messages: its sorted keys, or its type's name."
+    return sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+
+# %% ../nbs/05_preg.ipynb #f6e9cd4c
 @patch(cls_method=True)
 def load(cls:PReg, path:str|Path # a file written by `PReg.save`
         ) -> PReg:
     "Load a `PReg` written by `PReg.save` (on the CPU: use `.to(device)`)."
     obj = load_checkpoint(path, unwrap=False)
     if not (isinstance(obj, dict) and {"mean", "std"} <= obj.keys()):
-        keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
-        raise CheckpointError(f"{path}: not a PReg file (found {keys}); reference files {{'fea_mean', 'fea_logvar'}} load with PReg.from_reference")
+        raise CheckpointError(f"{path}: not a PReg file (found {_found(obj)}); reference files {{'fea_mean', 'fea_logvar'}} load with PReg.from_reference")
     return cls(obj["mean"], obj["std"])
 
-# %% ../nbs/05_preg.ipynb #a6b58d3d
+# %% ../nbs/05_preg.ipynb #b03d379d
 def _vector(t:Tensor, # a reference tensor: (d,) or (1, d)
             name:str, path:str|Path) -> Tensor:
     "`t` as a (d,) vector, dropping a leading batch dimension of 1; a clear error naming `name` and the file otherwise."
@@ -144,12 +168,12 @@ def _vector(t:Tensor, # a reference tensor: (d,) or (1, d)
     if t.ndim != 1: raise ValueError(f"{path}: {name} must have shape (d,) or (1, d), got {tuple(t.shape)}")
     return t
 
+# %% ../nbs/05_preg.ipynb #fa3faeea
 @patch(cls_method=True)
 def from_reference(cls:PReg, path:str|Path # a reference `*_p_reg.pt` file holding {'fea_mean', 'fea_logvar'}
                   ) -> PReg:
     "Read a reference-code P_reg file, whose `fea_logvar` is really the standard deviation."
     obj = load_checkpoint(path, unwrap=False)
     if not (isinstance(obj, dict) and {"fea_mean", "fea_logvar"} <= obj.keys()):
-        keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
-        raise CheckpointError(f"{path}: not a reference P_reg file with 'fea_mean' and 'fea_logvar' (found {keys})")
+        raise CheckpointError(f"{path}: not a reference P_reg file with 'fea_mean' and 'fea_logvar' (found {_found(obj)})")
     return cls(_vector(obj["fea_mean"], "fea_mean", path), _vector(obj["fea_logvar"], "fea_logvar", path))
