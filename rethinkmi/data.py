@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #4d51bd42
 from __future__ import annotations
-import functools, math, os
+import functools, math
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Sequence

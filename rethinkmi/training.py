@@ -4,21 +4,16 @@
 
 # %% ../nbs/03_training.ipynb #e23e2d7e
 from __future__ import annotations
-import functools, os
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from .core import RunDir, config_hash, default_device, seed_everything
-from .data import SynthFaces
-from .distributed import ddp, get_world_size, is_main
+from .distributed import ddp, get_world_size
 from .losses import check_labels
-from .models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
+from .models import DGWGAN, Generator, MinibatchDiscriminator
 from .train_loop import Accel, Batches, TrainOptions, resume, train_epochs
 
 # %% auto #0
