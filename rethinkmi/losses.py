@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .core import upcast
+
 # %% auto #0
 __all__ = ['reduce_loss', 'check_labels', 'ce_loss', 'logit_loss', 'feature_reg', 'identity_loss']
 
@@ -60,7 +62,7 @@ def ce_loss(logits:Tensor, # (B, K) class scores of one model
            ) -> Tensor:
     "Cross-entropy identity loss $-\\log\\operatorname{softmax}(f(x_i))_{y_i}$, averaged over the batch or per sample."
     labels = check_labels(labels, logits, validate=validate)
-    return reduce_loss(F.cross_entropy(logits.float(), labels, reduction="none"), reduction)
+    return reduce_loss(F.cross_entropy(upcast(logits), labels, reduction="none"), reduction)
 
 # %% ../nbs/04_losses.ipynb #5417674b
 def logit_loss(logits:Tensor, # (B, K) class scores of one model
@@ -70,7 +72,7 @@ def logit_loss(logits:Tensor, # (B, K) class scores of one model
               ) -> Tensor:
     "Logit identity loss: minus the logit of each input's label, averaged over the batch or per sample."
     labels = check_labels(labels, logits, validate=validate)
-    return reduce_loss(-logits.gather(1, labels[:, None])[:, 0].float(), reduction)
+    return reduce_loss(-upcast(logits.gather(1, labels[:, None])[:, 0]), reduction)
 
 # %% ../nbs/04_losses.ipynb #f35128fb
 def feature_reg(features:Tensor, # (B, d) penultimate features of the target
@@ -82,7 +84,7 @@ def feature_reg(features:Tensor, # (B, d) penultimate features of the target
     if p_reg.shape != features.shape and p_reg.shape != features.shape[1:]:
         raise ValueError(f"p_reg of shape {tuple(p_reg.shape)} does not match features of shape {tuple(features.shape)} "
                          f"(expected {tuple(features.shape)} or {tuple(features.shape[1:])})")
-    return reduce_loss((features.float() - p_reg.float()).pow(2).flatten(1).mean(1), reduction)
+    return reduce_loss((upcast(features) - upcast(p_reg)).pow(2).flatten(1).mean(1), reduction)
 
 # %% ../nbs/04_losses.ipynb #19e78628
 def _check_outputs(outputs:Sequence[tuple[Tensor, Tensor]] # (features, logits) per model, target first
