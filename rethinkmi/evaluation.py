@@ -5,6 +5,7 @@
 # %% ../nbs/08_evaluation.ipynb #b4945244
 from __future__ import annotations
 import math
+from statistics import NormalDist
 from pathlib import Path
 from typing import Sequence
 
@@ -17,7 +18,9 @@ from .losses import check_labels
 from .training import resize_to, topk_hits
 
 # %% auto #0
-__all__ = ['check_matrix', 'attack_accuracy', 'embed_images', 'evaluate_images', 'knn_distance', 'private_features']
+__all__ = ['check_matrix', 'attack_accuracy', 'embed_images', 'evaluate_images', 'knn_distance', 'private_features',
+           'identity_hits', 'authors_accuracy', 'identity_results', 'bootstrap_ci', 'variance_components',
+           'bernoulli_components', 'ci_halfwidth', 'ids_needed']
 
 # %% ../nbs/08_evaluation.ipynb #3ecab28f
 def check_matrix(x, # features or logits: an (N, d) array-like of floats
@@ -153,3 +156,114 @@ def private_features(model:nn.Module, # the evaluation model (or any feature ext
     if cache_dir is None: r = make()
     else: r = RunDir(cache_dir).cached("private-features", dict(model=fingerprint(model, n=16), data=tensors_hash(images, labels)), make)
     return r["features"], r["labels"]
+
+# %% ../nbs/08_evaluation.ipynb #49743627
+def _grid(labels:Tensor, seed_ids:Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    "Sorted identities and seeds, each reconstruction's row and column in their grid, and the (ids, seeds) counts."
+    ids, li = torch.unique(labels, return_inverse=True)
+    seeds, si = torch.unique(seed_ids, return_inverse=True)
+    count = torch.zeros(len(ids), len(seeds), dtype=torch.long).index_put_((li, si), torch.ones_like(li), accumulate=True)
+    return ids, seeds, li, si, count
+
+# %% ../nbs/08_evaluation.ipynb #8038eba7
+def identity_hits(eval_logits, # (N, K) logits of the evaluation model on the reconstructions
+                  labels, # (N,) identity each reconstruction was made for
+                  seed_ids=None, # (N,) seed of each; `None`: all one seed
+                  topk:Sequence[int]=(1, 5) # the k's
+                 ) -> dict:
+    "`ids`, `seeds` (sorted) and `hits`: a (len(topk), n_ids, n_seeds) bool tensor, is identity i in E's top k on seed s's reconstruction?"
+    lg = check_matrix(eval_logits, "logits"); hits = topk_hits(lg, labels, topk)
+    seed_ids = torch.zeros(len(lg), dtype=torch.long) if seed_ids is None else check_labels(seed_ids, n=len(lg), name="seed_ids")
+    ids, seeds, li, si, count = _grid(check_labels(labels).cpu(), seed_ids.cpu())
+    if (count != 1).any():
+        i, s = (count != 1).nonzero()[0].tolist()
+        raise ValueError(f"identity {int(ids[i])} has {int(count[i, s])} reconstructions of seed {int(seeds[s])}; "
+                         "per-identity results need exactly one per identity and seed")
+    out = torch.zeros(len(topk), len(ids), len(seeds), dtype=torch.bool); out[:, li, si] = hits.cpu()
+    return dict(ids=ids, seeds=seeds, hits=out)
+
+# %% ../nbs/08_evaluation.ipynb #6f98eb13
+def authors_accuracy(hits:Tensor, # (len(topk), n_ids, n_seeds) bool, from `identity_hits`
+                     topk:Sequence[int]=(1, 5), # the k of each slice of `hits`
+                     batch:int=60 # identities per batch, in `ids` order (the authors: 300 in 5 batches of 60)
+                    ) -> dict:
+    "`top{k}_authors` and `top{k}_std_authors`: per batch of identities the accuracy's mean (top-1) or last seed (k > 1) and std over seeds, averaged over batches."
+    if hits.ndim != 3 or hits.shape[0] != len(topk): raise ValueError(f"hits must be (len(topk)={len(topk)}, n_ids, n_seeds), got {tuple(hits.shape)}")
+    acc = torch.stack([h.double().mean(1) * 100 for h in hits.split(batch, 1)], 1)  # (len(topk), n_batches, n_seeds)
+    std = acc.std(2).mean(1).tolist() if acc.shape[2] > 1 else [math.nan] * len(topk)
+    out = {}
+    for j, k in enumerate(topk):
+        out[f"top{k}_authors"] = (acc[j].mean(1) if k == 1 else acc[j, :, -1]).mean().item()
+        out[f"top{k}_std_authors"] = std[j]
+    return out | dict(authors_batch=batch)
+
+# %% ../nbs/08_evaluation.ipynb #9162eb2a
+def identity_results(eval_logits, # (N, K) logits of the evaluation model on the reconstructions
+                     labels, # (N,) identity each reconstruction was made for
+                     seed_ids=None, # (N,) seed of each; `None`: all one seed
+                     authors_batch:int=60 # the authors' batch of identities (see `authors_accuracy`)
+                    ) -> dict:
+    "Row entries: `ids`, `seeds`, `top1_hits` / `top5_hits` (per identity, '1' or '0' per seed) and `authors_accuracy`; `{}` unless one reconstruction per identity and seed."
+    sid = torch.zeros(len(labels), dtype=torch.long) if seed_ids is None else torch.as_tensor(seed_ids).long().cpu()
+    if (_grid(torch.as_tensor(labels).long().cpu(), sid)[-1] != 1).any(): return {}
+    h = identity_hits(eval_logits, labels, seed_ids)
+    strings = {f"top{k}_hits": ["".join("01"[v] for v in row) for row in hk.int().tolist()] for k, hk in zip((1, 5), h["hits"])}
+    return dict(ids=h["ids"].tolist(), seeds=h["seeds"].tolist()) | strings | authors_accuracy(h["hits"], (1, 5), authors_batch)
+
+# %% ../nbs/08_evaluation.ipynb #21a90b97
+def bootstrap_ci(x, # (n,) one value per identity, e.g. its success rate over seeds (%) or a paired difference (points)
+                 n_boot:int=10_000, # resamples
+                 level:float=0.95, # coverage of the interval
+                 seed:int=0, # seed of the resampling
+                 chunk_elems:int=2**22 # indices drawn at a time (bounds memory)
+                ) -> tuple[float, float]:
+    "Percentile bootstrap interval of the mean of `x`, resampling its entries (identities) with replacement."
+    x = torch.as_tensor(x, dtype=torch.float64).flatten()
+    if not len(x) or not torch.isfinite(x).all(): raise ValueError(f"bootstrap_ci needs finite values, got {len(x)} values with {int((~torch.isfinite(x)).sum())} NaN or inf")
+    if not 0 < level < 1 or n_boot < 1: raise ValueError(f"need 0 < level < 1 and n_boot >= 1, got level={level}, n_boot={n_boot}")
+    g, step = torch.Generator().manual_seed(seed), max(1, chunk_elems // len(x))
+    means = torch.cat([x[torch.randint(len(x), (min(step, n_boot - i), len(x)), generator=g)].mean(1) for i in range(0, n_boot, step)])
+    a = (1 - level) / 2
+    return tuple(torch.quantile(means, torch.tensor([a, 1 - a], dtype=torch.float64)).tolist())
+
+# %% ../nbs/08_evaluation.ipynb #500ea714
+def variance_components(a, # (n_ids, n_seeds) hits (bool or 0/1) of a variant, e.g. from `identity_hits`
+                        b # the baseline's, on the same identities and seeds
+                       ) -> tuple[float, float]:
+    "(between, within) in points²: variance over identities of the expected paired difference, and of one seed's difference around it."
+    a, b = torch.as_tensor(a).double(), torch.as_tensor(b).double()
+    if a.shape != b.shape or a.ndim != 2 or a.shape[1] < 2: raise ValueError(f"need two (n_ids, n_seeds >= 2) grids of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    e = (a - b) * 100
+    within = e.var(1).mean().item()
+    return max(e.mean(1).var().item() - within / e.shape[1], 0.), within
+
+# %% ../nbs/08_evaluation.ipynb #5425eb21
+def bernoulli_components(p, # (n,) assumed success probabilities of identities under the baseline
+                         q # (n,) the same identities' under the variant
+                        ) -> tuple[float, float]:
+    "(between, within) in points² when every seed is an independent coin flip of probability p_i (baseline) or q_i (variant)."
+    p, q = torch.as_tensor(p, dtype=torch.float64).flatten(), torch.as_tensor(q, dtype=torch.float64).flatten()
+    if p.shape != q.shape or not (((p >= 0) & (p <= 1)).all() and ((q >= 0) & (q <= 1)).all()): raise ValueError("p and q must be probabilities of the same length")
+    return (q - p).var().item() * 1e4, (p * (1 - p) + q * (1 - q)).mean().item() * 1e4
+
+# %% ../nbs/08_evaluation.ipynb #7586b1e6
+def ci_halfwidth(n_ids:int, # identities attacked
+                 n_seeds:int, # seeds (samples) per identity
+                 between:float, # variance over identities of the expected paired difference (points²)
+                 within:float, # variance of one seed's difference around it (points²)
+                 level:float=0.95 # coverage of the interval
+                ) -> float:
+    "Half-width (points) of the normal-approximation interval of a mean paired difference over `n_ids` identities x `n_seeds` seeds."
+    return NormalDist().inv_cdf((1 + level) / 2) * math.sqrt((between + within / n_seeds) / n_ids)
+
+# %% ../nbs/08_evaluation.ipynb #6af3b953
+def ids_needed(effect:float, # the true difference to detect (points)
+               n_seeds:int, # seeds per identity
+               between:float, # as in `ci_halfwidth`
+               within:float, # as in `ci_halfwidth`
+               level:float=0.95, # coverage of the interval
+               power:float=0.8 # wanted probability that the interval excludes 0
+              ) -> int:
+    "Identities needed for a true paired difference of `effect` points to give an interval excluding 0 with probability `power`."
+    z = NormalDist()
+    return math.ceil((z.inv_cdf((1 + level) / 2) + z.inv_cdf(power)) ** 2 * (between + within / n_seeds) / effect ** 2)

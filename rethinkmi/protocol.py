@@ -23,7 +23,7 @@ from .inversion import Attack, Records, variant_config
 from .models import Generator
 from .net_files import build_net, check_file, classifier_kwargs, load_net, parse_archs, save_net
 from .preg import PReg
-from .results import ResultsTable, evaluate_attack, reconstruction_grid
+from .results import ResultsTable, check_convention, evaluate_attack, reconstruction_grid
 from .runs import check_output, finish_run, flat_arguments, read_run, start_run
 from .train_loop import TrainOptions
 from .training import train_classifier, train_gmi_gan, train_kedmi_gan
@@ -325,10 +325,12 @@ def run_evaluate(out:str, # the run folder of the evaluation (results.json/md/cs
                  dataset:str="celeba", # the private images' crop
                  fid_images:str="all", # Fréchet distance over "all" reconstructions or the "successful" ones
                  device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
-                 seed:int=0 # recorded only (the evaluation is deterministic)
+                 seed:int=0, # seed of the bootstrap intervals (the rest of the evaluation is deterministic)
+                 convention:str="ours" # accuracy columns of results.md: "ours", "authors" or "both" (results.json/csv hold all)
                 ) -> ResultsTable:
-    "Evaluate attack run folders: top-1/top-5 (± std over samples), KNN distance, Fréchet distance; write the results."
+    "Evaluate attack run folders: top-1/top-5 (± std over samples, 95% intervals, paired differences), KNN distance, Fréchet distance; write the results."
     args = flat_arguments(locals()); out = Path(out); _need(attacks=attacks, eval_model=eval_model, private=private, root=root); check_output(out)
+    check_convention(convention)
     device = process_group(device); agree(args, "the evaluation")
     if not is_main(): return None                                # rank 0 alone
     runs = [Path(a) for a in attacks.split(",") if a]
@@ -350,7 +352,7 @@ def run_evaluate(out:str, # the run folder of the evaluation (results.json/md/cs
         correct = evaluate_images(E, x[:, 0], d["labels"], device=device)["correct"]
         fig = reconstruction_grid(px, py, x[:, 0], d["labels"], correct); p = out/"grids"/f"{a.name}.png"; p.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(p, dpi=65); plt.close(fig)
-    table.to_json(out/"results.json"); table.to_csv(out/"results.csv"); (out/"results.md").write_text(table.to_markdown() + "\n")
+    table.add_intervals(seed=seed).to_json(out/"results.json"); table.to_csv(out/"results.csv"); (out/"results.md").write_text(table.to_markdown(convention=convention) + "\n")
     finish_run(out, rec, rows=len(table), outputs=[str(out/f"results.{e}") for e in ("json", "md", "csv")])
     return table
 

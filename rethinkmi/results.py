@@ -13,12 +13,13 @@ import torch.nn as nn
 from fastcore.basics import patch
 from torch import Tensor
 
-from .evaluation import embed_images, evaluate_images, knn_distance, private_features
+from .evaluation import bootstrap_ci, embed_images, evaluate_images, identity_results, knn_distance, private_features
 from .frechet import feature_extractor, frechet_distance, prdc
 from .training import resize_to
 
 # %% auto #0
-__all__ = ['evaluate_attack', 'ResultsTable', 'plus_minus', 'framed', 'reconstruction_grid']
+__all__ = ['CONVENTIONS', 'evaluate_attack', 'ResultsTable', 'row_name', 'hit_matrix', 'check_paired', 'paired_difference',
+           'plus_minus', 'check_convention', 'framed', 'reconstruction_grid']
 
 # %% ../nbs/08b_results.ipynb #eccd4bd3
 def evaluate_attack(eval_model:nn.Module, # the evaluation classifier E
@@ -33,14 +34,14 @@ def evaluate_attack(eval_model:nn.Module, # the evaluation classifier E
                     batch_size:int=256, # images per forward pass
                     device=None # see `default_device`
                    ) -> dict:
-    "Top-1/5 accuracy with std over seeds, KNN distance, FID (features and images named), optionally PRDC, and the time taken."
+    "Top-1/5 accuracy with std over seeds, per-identity hits (`identity_results`), KNN distance, FID (features and images named), optionally PRDC, and the time taken."
     if fid_images not in ("all", "successful"): raise ValueError(f"fid_images must be 'all' or 'successful', got {fid_images!r}")
     t0 = time.perf_counter()
     ev = evaluate_images(eval_model, images, labels, seed_ids, batch_size=batch_size, device=device)
     labels = torch.as_tensor(labels).long()
     pf, pl = private_features(eval_model, private, cache_dir, batch_size, device)
     attacked = torch.isin(pl, labels.unique())
-    out = {k: v for k, v in ev.items() if k not in ("features", "logits", "correct")}
+    out = {k: v for k, v in ev.items() if k not in ("features", "logits", "correct")} | identity_results(ev["logits"], labels, seed_ids)
     out["knn"] = knn_distance(ev["features"], labels, pf[attacked], pl[attacked])
     net, out["fid_features"] = feature_extractor(fid_extractor, eval_model)
     rf, ff = (pf, ev["features"]) if net is eval_model else (private_features(net, private, cache_dir, batch_size, device)[0], embed_images(net, images, batch_size, device)[0])
@@ -54,6 +55,9 @@ class ResultsTable:
     "Rows of attack results: method, variant, public setting, accuracy, KNN, FID, timing (and extra keys); Markdown, CSV and JSON."
     COLUMNS = ("method", "variant", "public", "top1", "top1_std", "top5", "top5_std", "knn", "fid", "fid_features", "fid_images", "attack_s", "eval_s")
     TEXT = ("method", "variant", "public", "fid_features", "fid_images")
+    PER_IDENTITY = ("ids", "seeds", "top1_hits", "top5_hits")  # lists: written last, never in Markdown
+    STATS = PER_IDENTITY + ("top1_ci", "top5_ci", "d_top1", "d_top1_ci", "d_top5", "d_top5_ci", "ci_level", "ci_resamples", "top1_authors",
+                            "top1_std_authors", "top5_authors", "top5_std_authors", "authors_batch")  # shown by convention in Markdown
     def __init__(self, rows:Sequence[dict]=()): self.rows = []; [self.add(**r) for r in rows]
     def __len__(self): return len(self.rows)
     def __getitem__(self, i): return self.rows[i]
@@ -67,18 +71,95 @@ class ResultsTable:
         "Append a row (missing numbers are NaN, missing labels empty) and return it."
         if public not in ("same", "shifted"): raise ValueError(f"public must be 'same' or 'shifted', got {public!r}")
         row = {c: ("" if c in self.TEXT else math.nan) for c in self.COLUMNS} | dict(method=method, variant=variant, public=public) | values
-        self.rows.append(row); return row
+        self.rows.append(self._lists_last(row)); return row
+
+    def _lists_last(self, row:dict) -> dict:
+        "`row` with its per-identity lists moved to its end (in place)."
+        for k in self.PER_IDENTITY:
+            if k in row: row[k] = row.pop(k)
+        return row
 
     @property
     def columns(self) -> list[str]:
-        "The standard columns, then extra keys in the order they first appear."
-        return list(self.COLUMNS) + list(dict.fromkeys(k for r in self.rows for k in r if k not in self.COLUMNS))
+        "The standard columns, then extra keys in the order they first appear, the per-identity lists last."
+        extra = list(dict.fromkeys(k for r in self.rows for k in r if k not in self.COLUMNS))
+        return list(self.COLUMNS) + [k for k in extra if k not in self.PER_IDENTITY] + [k for k in extra if k in self.PER_IDENTITY]
+
+# %% ../nbs/08b_results.ipynb #d8197907
+def row_name(r:dict # a results row
+            ) -> str:
+    "'method variant (public ...)': a row in messages."
+    return f"{r.get('method', '?')} {r.get('variant', '?')} (public {r.get('public', '?')})"
+
+# %% ../nbs/08b_results.ipynb #09e9a894
+def hit_matrix(row:dict, # a results row with per-identity entries (see `identity_results`)
+               k:int=1 # top-k
+              ) -> Tensor:
+    "The row's (n_ids, n_seeds) bool grid of top-k hits: rows in `row['ids']` order, columns in `row['seeds']` order."
+    h = row.get(f"top{k}_hits")
+    if not isinstance(h, list) or not h:
+        raise ValueError(f"{row_name(row)} has no per-identity results (top{k}_hits); evaluate_attack records them "
+                         "when there is exactly one reconstruction per identity and seed")
+    return torch.tensor([[c == "1" for c in s] for s in h])
+
+# %% ../nbs/08b_results.ipynb #4ed98c67
+def _differ(x:list, y:list) -> str:
+    "What differs between two lists of identities or seeds."
+    a, b = sorted(set(x) - set(y)), sorted(set(y) - set(x))
+    if not a and not b: return "the same values in another order" if len(x) == len(y) else "repeated values"
+    show = lambda v: f"{v[:5]}" + (f" and {len(v) - 5} more" if len(v) > 5 else "")
+    return f"only in the first {show(a)}, only in the second {show(b)}"
+
+# %% ../nbs/08b_results.ipynb #7d6c24de
+def check_paired(a:dict, # a results row with per-identity entries
+                 b:dict # another
+                ):
+    "Raise a clear error unless rows `a` and `b` attacked the same identities with the same seeds, in the same order."
+    for key, what in (("ids", "identities"), ("seeds", "seeds")):
+        x, y = list(a.get(key) or []), list(b.get(key) or [])
+        if x != y: raise ValueError(f"{row_name(a)} and {row_name(b)} cannot be paired: their {what} differ ({_differ(x, y)})")
+
+# %% ../nbs/08b_results.ipynb #779c7d11
+def paired_difference(row:dict, # a results row with per-identity entries
+                      base:dict, # the row it is compared with (e.g. its baseline): same identities and seeds
+                      k:int=1, # top-k
+                      n_boot:int=10_000, # bootstrap resamples
+                      level:float=0.95, # coverage of the interval
+                      seed:int=0 # seed of the resampling
+                     ) -> tuple[float, tuple[float, float]]:
+    "`row`'s top-k accuracy minus `base`'s (points) and its bootstrap interval over identities, paired identity by identity."
+    check_paired(row, base)
+    d = (hit_matrix(row, k).double().mean(1) - hit_matrix(base, k).double().mean(1)) * 100
+    return d.mean().item(), bootstrap_ci(d, n_boot, level, seed)
+
+# %% ../nbs/08b_results.ipynb #40a9123f
+@patch
+def add_intervals(self:ResultsTable,
+                  ks:Sequence[int]=(1,), # the top-k's (1 and/or 5)
+                  baseline:str="baseline", # the variant each row is compared with, within its method and public setting
+                  n_boot:int=10_000, # bootstrap resamples
+                  level:float=0.95, # coverage of the intervals
+                  seed:int=0 # seed of the resampling
+                 ) -> ResultsTable:
+    "Add `top{k}_ci` to every row and, where its group has a baseline, `d_top{k}` and `d_top{k}_ci` (paired, bootstrap over identities)."
+    for r in self.rows:
+        base = next((b for b in self.rows if (b["method"], b["public"], b["variant"]) == (r["method"], r["public"], baseline)), None)
+        r |= dict(ci_level=level, ci_resamples=n_boot)
+        for k in ks: r[f"top{k}_ci"] = list(bootstrap_ci(hit_matrix(r, k).double().mean(1) * 100, n_boot, level, seed))
+        for k in ks if base is not None and base is not r else ():
+            r[f"d_top{k}"], ci = paired_difference(r, base, k, n_boot, level, seed); r[f"d_top{k}_ci"] = list(ci)
+        self._lists_last(r)
+    return self
 
 # %% ../nbs/08b_results.ipynb #89f9badb
 def _fmt(v, digits:int) -> str:
     if isinstance(v, bool) or not isinstance(v, (int, float)): return str(v)
     if isinstance(v, int): return str(v)
     return "" if math.isnan(v) else f"{v:.{digits}f}"
+
+def _interval(ci, digits:int, sign:bool=False) -> str:
+    "`[low, high]` with `digits` decimals, signed when `sign`; empty for a missing interval."
+    return f"[{ci[0]:{'+' * sign}.{digits}f}, {ci[1]:{'+' * sign}.{digits}f}]" if isinstance(ci, (list, tuple)) and len(ci) == 2 else ""
 
 # %% ../nbs/08b_results.ipynb #5247f4f9
 def plus_minus(m:float, # a mean
@@ -88,20 +169,48 @@ def plus_minus(m:float, # a mean
     "`m ± s` with `digits` decimals, or `m` alone when `s` is NaN."
     return _fmt(m, digits) + ("" if isinstance(s, float) and math.isnan(s) else f" ± {_fmt(s, digits)}")
 
+# %% ../nbs/08b_results.ipynb #f81158bd
+CONVENTIONS = ("ours", "authors", "both")
+
+def check_convention(convention:str # "ours", "authors" or "both"
+                    ) -> str:
+    "`convention`, or a clear error."
+    if convention not in CONVENTIONS: raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}; got {convention!r}")
+    return convention
+
+# %% ../nbs/08b_results.ipynb #f7110ce1
+def _ours(r:dict, k:int, digits:int) -> str: return " ".join(filter(None, (plus_minus(r[f"top{k}"], r[f"top{k}_std"], digits), _interval(r.get(f"top{k}_ci"), digits))))
+def _authors(r:dict, k:int, digits:int) -> str: return plus_minus(r.get(f"top{k}_authors", math.nan), r.get(f"top{k}_std_authors", math.nan), digits)
+def _delta(r:dict, k:int, digits:int) -> str:
+    return f"{r[f'd_top{k}']:+.{digits}f} {_interval(r.get(f'd_top{k}_ci'), digits, True)}".strip() if f"d_top{k}" in r else ""
+
+# %% ../nbs/08b_results.ipynb #617920a5
+def _accuracy_columns(rows:list[dict], convention:str, digits:int) -> tuple[list[str], list[list[str]]]:
+    "Heads, and per row the cells, of the accuracy columns: ours (± std over seeds, interval), the paired differences, the authors'."
+    lvl = next((f"{r['ci_level'] * 100:g}%" for r in rows if "ci_level" in r), "95%")
+    batch = next((r["authors_batch"] for r in rows if "authors_batch" in r), 60)
+    sd = f"± authors' std: mean over batches of {batch} identities of the std over seeds"
+    cols = [(f"top-{k} (%) ± std over seeds" + f" [{lvl} CI over identities]" * any(f"top{k}_ci" in r for r in rows), _ours, k)
+            for k in (1, 5) if check_convention(convention) != "authors"]
+    cols += [(f"Δ top-{k} vs baseline (points) [{lvl} CI, paired]", _delta, k) for k in (1, 5) if any(f"d_top{k}" in r for r in rows)]
+    cols += [(f"top-1 (%) {sd}", _authors, 1), (f"top-5 (%, authors': each batch's last seed) {sd}", _authors, 5)] * (convention != "ours")
+    return [h for h, _, _ in cols], [[f(r, k, digits) for _, f, k in cols] for r in rows]
+
 # %% ../nbs/08b_results.ipynb #6bb43022
 @patch
 def to_markdown(self:ResultsTable,
                 digits:int=2, # decimals of the numbers
-                timing:bool=True # show the time columns (off for outputs saved in notebooks)
+                timing:bool=True, # show the time columns (off for outputs saved in notebooks)
+                convention:str="ours" # accuracy columns: "ours", "authors" or "both" (see above)
                ) -> str:
-    "A Markdown table: accuracy as mean ± std, FID with the features and images it used."
-    extra = [c for c in self.columns if c not in self.COLUMNS]
-    head = ["method", "variant", "public", "top-1 (%)", "top-5 (%)", "KNN", "FID", "FID on"] + ["attack (s)", "eval (s)"] * timing + extra
+    "A Markdown table: accuracy as mean ± std [interval], paired differences, FID with the features and images it used."
+    extra = [c for c in self.columns if c not in self.COLUMNS and c not in self.STATS]
+    acc_head, acc = _accuracy_columns(self.rows, convention, digits)
+    head = ["method", "variant", "public", *acc_head, "KNN", "FID", "FID on"] + ["attack (s)", "eval (s)"] * timing + extra
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in self.rows:
+    for r, a in zip(self.rows, acc):
         fid_on = ", ".join(x for x in (r["fid_features"], r["fid_images"] and f"{r['fid_images']} images") if x)
-        cells = [r["method"], r["variant"], r["public"], plus_minus(r["top1"], r["top1_std"], digits), plus_minus(r["top5"], r["top5_std"], digits),
-                 _fmt(r["knn"], digits), _fmt(r["fid"], digits), fid_on] + [_fmt(r["attack_s"], 1), _fmt(r["eval_s"], 1)] * timing
+        cells = [r["method"], r["variant"], r["public"], *a, _fmt(r["knn"], digits), _fmt(r["fid"], digits), fid_on] + [_fmt(r["attack_s"], 1), _fmt(r["eval_s"], 1)] * timing
         lines.append("| " + " | ".join(cells + [_fmt(r.get(c, ""), digits) for c in extra]) + " |")
     return "\n".join(lines)
 
@@ -109,7 +218,10 @@ ResultsTable._repr_markdown_ = lambda self: self.to_markdown()
 
 # %% ../nbs/08b_results.ipynb #4a39d395
 def _num(s:str):
-    "A CSV cell back as a number when it is one."
+    "A CSV cell back as a number when it is one, a list when it is a JSON list."
+    if s.startswith("["):
+        try: return json.loads(s)
+        except ValueError: return s
     try: return int(s)
     except ValueError:
         try: return float(s)
@@ -118,11 +230,11 @@ def _num(s:str):
 # %% ../nbs/08b_results.ipynb #a77807d2
 @patch
 def to_csv(self:ResultsTable, path:str|Path) -> Path:
-    "Write the table as CSV (floats at full precision, NaN as `nan`, a missing extra value empty)."
+    "Write the table as CSV (floats at full precision, NaN as `nan`, lists as JSON, a missing extra value empty)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, self.columns, restval=""); w.writeheader()
-        w.writerows({k: repr(v) if isinstance(v, float) else v for k, v in r.items()} for r in self.rows)
+        w.writerows({k: repr(v) if isinstance(v, float) else json.dumps(v) if isinstance(v, (list, tuple)) else v for k, v in r.items()} for r in self.rows)
     return path
 
 # %% ../nbs/08b_results.ipynb #7f7cd357
@@ -135,10 +247,11 @@ def from_csv(cls:ResultsTable, path:str|Path) -> ResultsTable:
 # %% ../nbs/08b_results.ipynb #9e55d974
 @patch
 def to_json(self:ResultsTable, path:str|Path) -> Path:
-    "Write the rows as a JSON list of objects (NaN as `null`)."
+    "Write the rows as a JSON list of objects, one key a line (NaN as `null`, a list on its key's line)."
     clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([{k: clean(v) for k, v in r.items()} for r in self.rows], indent=1))
+    rows = ("{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(clean(v))}" for k, v in r.items()) + "\n }" for r in self.rows)
+    path.write_text("[\n " + ",\n ".join(rows) + "\n]\n")
     return path
 
 # %% ../nbs/08b_results.ipynb #414dec81

@@ -68,12 +68,18 @@ def test_attack_and_evaluate(chain):
        "--public", "shifted", *chain["attack"])
     x = load_checkpoint(tmp/"a-kedmi/images.pt", unwrap=False)
     assert x["images"].shape == (4, 2, 3, 32, 32) and x["images"].dtype == torch.uint8 and x["labels"].tolist() == [0, 1, 2, 3]
-    ok("evaluate", tmp/"ev", "--attacks", f"{tmp/'a-gmi'},{tmp/'a-kedmi'}", "--eval_model", tmp/"eval/model.pt",
-       "--private", chain["data"]/"train.txt", "--root", chain["data"], *chain["common"])
+    ok("attack", tmp/"a-gmi-base", "--G", tmp/"gmi/G.pt", "--D", tmp/"gmi/D.pt", "--method", "gmi", "--variant", "baseline", *chain["attack"])
+    ok("evaluate", tmp/"ev", "--attacks", f"{tmp/'a-gmi'},{tmp/'a-kedmi'},{tmp/'a-gmi-base'}", "--eval_model", tmp/"eval/model.pt",
+       "--private", chain["data"]/"train.txt", "--root", chain["data"], "--convention", "both", *chain["common"])
     rows = json.loads((tmp/"ev/results.json").read_text())
-    assert [(r["method"], r["variant"], r["public"]) for r in rows] == [("GMI", "LOMMA+L2", "same"), ("KEDMI", "LOM", "shifted")]
+    assert [(r["method"], r["variant"], r["public"]) for r in rows] == [("GMI", "LOMMA+L2", "same"), ("KEDMI", "LOM", "shifted"), ("GMI", "baseline", "same")]
     assert all(0 <= r["top1"] <= 100 and r["knn"] >= 0 and r["n"] == 8 for r in rows)
-    assert sorted(p.name for p in (tmp/"ev/grids").iterdir()) == ["a-gmi.png", "a-kedmi.png"]
+    assert all(r["top1_ci"][0] <= r["top1"] <= r["top1_ci"][1] and r["ids"] == [0, 1, 2, 3] and r["seeds"] == [0, 1] for r in rows)
+    assert [("d_top1" in r) for r in rows] == [True, False, False]  # paired with the GMI baseline; KEDMI has none
+    assert rows[0]["d_top1"] == pytest.approx(rows[0]["top1"] - rows[2]["top1"])
+    head = (tmp/"ev/results.md").read_text().splitlines()[0]
+    assert "top-1 (%) ± std over seeds [95% CI over identities]" in head and "Δ top-1 vs baseline" in head and "authors' std" in head
+    assert sorted(p.name for p in (tmp/"ev/grids").iterdir()) == ["a-gmi-base.png", "a-gmi.png", "a-kedmi.png"]
 
 
 def test_config_reruns_a_recorded_attack(chain):
@@ -132,6 +138,8 @@ def test_bad_attack_inputs(chain, case, args, message):
     (["train-gan", "{tmp}/x", "--public", "{data}/public.txt", "--root", "{data}", "--kind", "kedmi"], "give --target"),
     (["evaluate", "{tmp}/x", "--attacks", "{tmp}/nowhere", "--eval_model", "{tmp}/eval/model.pt", "--private", "{data}/train.txt", "--root", "{data}"],
      "no such run record"),
+    (["evaluate", "{tmp}/x", "--attacks", "{tmp}/nowhere", "--eval_model", "{tmp}/eval/model.pt", "--private", "{data}/train.txt", "--root", "{data}",
+      "--convention", "theirs"], "convention must be one of ours, authors, both; got 'theirs'"),
     (["preg", "{tmp}/x", "--target", "{tmp}/gmi/G.pt", "--public", "{data}/public.txt", "--root", "{data}"], "G.pt: holds a Generator, not a classifier"),
 ])
 def test_bad_inputs_of_other_commands(chain, args, message):

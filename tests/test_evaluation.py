@@ -146,3 +146,25 @@ def test_table_csv_json(tmp_path):
         row = back[0]
         assert row["top1"] == 1 / 3 and math.isnan(row["top1_std"]) and row["n"] == 7 and row["note"] == "a,b \"q\""
         assert list(row) == list(t[0])
+
+
+def test_intervals_from_a_results_file(tmp_path):
+    "Per-identity hits survive results.json; intervals and paired differences computed from the file match the fresh ones."
+    torch.manual_seed(0)
+    E = build_classifier("tiny_vgg", 4, width=4, input_size=16)
+    priv = (torch.rand(20, 3, 16, 16), torch.arange(20) % 4)
+    y, s = torch.arange(12) % 4, torch.arange(12) // 4  # 4 identities x 3 seeds
+    t = ResultsTable()
+    for v in ("baseline", "LOM"):
+        r = evaluate_attack(E, torch.rand(12, 3, 16, 16), y, s, priv)
+        assert (r["ids"], r["seeds"]) == ([0, 1, 2, 3], [0, 1, 2])
+        assert r["top1"] == pytest.approx(sum(h.count("1") for h in r["top1_hits"]) / 12 * 100)
+        t.add("GMI", v, "same", **r)
+    back = ResultsTable.from_json(t.to_json(tmp_path/"r.json")).add_intervals(ks=(1, 5))
+    t.add_intervals(ks=(1, 5))
+    assert all(a[k] == b[k] for a, b in zip(t.rows, back.rows) for k in ("top1_ci", "top5_ci"))
+    assert back[1]["d_top1"] == pytest.approx(t[1]["top1"] - t[0]["top1"]) and "d_top1" not in back[0]
+    one_seed = evaluate_attack(E, torch.rand(12, 3, 16, 16), y, None, priv)  # 3 reconstructions per identity, all "seed 0"
+    assert "ids" not in one_seed
+    with pytest.raises(ValueError, match="GMI x \\(public same\\) has no per-identity results"):
+        ResultsTable([dict(method="GMI", variant="x", public="same", **one_seed)]).add_intervals()
