@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
@@ -19,9 +20,9 @@ from .core import default_device
 from .models import freeze
 
 # %% auto #0
-__all__ = ['mix32', 'counter_key', 'counter_normal', 'fold_batchnorm', 'Subsample', 'subsample_1x1_pooling', 'attack_copy',
-           'slices', 'auto_chunk', 'chunked_step', 'GraphedStep', 'capture_step', 'cudnn_autotune', 'Speed',
-           'FastSteps']
+__all__ = ['mix32', 'counter_key', 'counter_normal', 'fold_batchnorm', 'Subsample', 'subsample_1x1_pooling', 's2d_weight',
+           'depth_to_space', 'S2DConv', 'S2DConvTranspose', 'space_to_depth_layers', 'attack_copy', 'slices',
+           'auto_chunk', 'chunked_step', 'GraphedStep', 'capture_step', 'cudnn_autotune', 'Speed', 'FastSteps']
 
 # %% ../nbs/07b_fast_inversion.ipynb #bc5ee675
 _M32 = 0xFFFFFFFF
@@ -89,16 +90,123 @@ def subsample_1x1_pooling(model:nn.Module # modified in place
                 setattr(parent, name, nn.Identity() if s == (1, 1) else Subsample(s))
     return model
 
+# %% ../nbs/07b_fast_inversion.ipynb #36f63200
+def s2d_weight(w:Tensor, # a convolution's (C_out, C_in, K, K) or a transposed convolution's (C_in, C_out, K, K) weight
+               s:int, # its stride
+               p:int, # its padding
+               transposed:bool # whether it is a transposed convolution
+              ) -> tuple[Tensor, int]:
+    "The weight and padding of the stride-1 convolution on space-to-depth maps that the stride-`s` layer computes."
+    if transposed: w = w.transpose(0, 1)             # as a convolution's: (C_out, C_in, K, K)
+    co, ci, K, _ = w.shape
+    taps = [(a, d, s * d + a + p) for a in range(s) for d in range(-K - p, K + p + 1) if 0 <= s * d + a + p < K]
+    P, sign = max(abs(d) for _, d, _ in taps), -1 if transposed else 1
+    W = w.new_zeros(s, s, co, ci, 2 * P + 1, 2 * P + 1)
+    for a, dy, ky in taps:
+        for b, dx, kx in taps: W[a, b, :, :, P + sign * dy, P + sign * dx] = w[:, :, ky, kx]
+    if transposed: return W.flatten(0, 2), P         # output channels ordered (phase y, phase x, channel)
+    return W.permute(2, 0, 1, 3, 4, 5).reshape(co, s * s * ci, 2 * P + 1, 2 * P + 1), P
+
+# %% ../nbs/07b_fast_inversion.ipynb #6c090b24
+def depth_to_space(x:Tensor, # (N, s² C, H, W), channels ordered (phase y, phase x, channel)
+                   s:int # the block side
+                  ) -> Tensor:
+    "The (N, C, sH, sW) map whose s x s blocks are the pixels of `x`, in channels-last memory."
+    n, c, h, w = x.shape
+    y = x.permute(0, 2, 3, 1).reshape(n, h, w, s, s, c // (s * s)).transpose(2, 3)
+    return y.reshape(n, h * s, w * s, -1).permute(0, 3, 1, 2)
+
+# %% ../nbs/07b_fast_inversion.ipynb #00b5673c
+class _S2DInputGrad(torch.autograd.Function):
+    "A frozen strided convolution whose input gradient is computed on space-to-depth maps."
+    @staticmethod
+    def forward(ctx, x, conv, W, P):
+        ctx.W, ctx.P, ctx.s = W, P, conv.stride[0]
+        return conv._conv_forward(x, conv.weight, conv.bias)
+    @staticmethod
+    def backward(ctx, g):   # (under bf16 autocast the gradient arrives in bf16)
+        return depth_to_space(F.conv_transpose2d(g, ctx.W.to(g.dtype), padding=ctx.P), ctx.s), None, None, None
+
+# %% ../nbs/07b_fast_inversion.ipynb #3f5b7e55
+def _blocks_fit(m:nn.Module, h:int, w:int, transposed:bool) -> bool:
+    "Whether an h x w input of the stride-s layer `m` maps onto whole s x s blocks: the 'same'-padded sizes, output side = s x input side or the reverse."
+    (s, _), (k, _), (p, _) = m.stride, m.kernel_size, m.padding
+    if h != w: return False
+    if transposed: return (h - 1) * s - 2 * p + k + m.output_padding[0] == s * h
+    return h % s == 0 and (h + 2 * p - k) // s + 1 == h // s
+
+# %% ../nbs/07b_fast_inversion.ipynb #93ecc2c9
+def _check_frozen(m:nn.Module):
+    if m.weight.requires_grad: raise ValueError(f"{type(m).__name__} is replaced for frozen layers only: its weight requires grad (call `freeze` first)")
+
+# %% ../nbs/07b_fast_inversion.ipynb #9d10c38e
+class S2DConv(nn.Module):
+    "A frozen strided `nn.Conv2d`, its input gradient computed as a stride-1 convolution on space-to-depth maps."
+    def __init__(self, conv:nn.Conv2d # square stride > 1, kernel and padding; no weight gradient
+                ):
+        super().__init__(); _check_frozen(conv)
+        W, self.P = s2d_weight(conv.weight.detach(), conv.stride[0], conv.padding[0], False)
+        self.conv = conv; self.register_buffer("W", W, persistent=False)
+    def forward(self, x):
+        if not (x.requires_grad and _blocks_fit(self.conv, *x.shape[-2:], False)): return self.conv(x)
+        return _S2DInputGrad.apply(x, self.conv, self.W, self.P)
+
+# %% ../nbs/07b_fast_inversion.ipynb #e9dd7bdb
+class _S2DTransposed(torch.autograd.Function):
+    "A frozen strided transposed convolution computed on space-to-depth maps; its input gradient is the plain strided convolution."
+    @staticmethod
+    def forward(ctx, x, convt, W, bias, P):
+        ctx.convt = convt
+        return depth_to_space(F.conv2d(x, W, bias, 1, P), convt.stride[0])
+    @staticmethod
+    def backward(ctx, g):
+        c = ctx.convt
+        return F.conv2d(g, c.weight.to(g.dtype), None, c.stride, c.padding), None, None, None, None
+
+# %% ../nbs/07b_fast_inversion.ipynb #1db5eda2
+class S2DConvTranspose(nn.Module):
+    "A frozen strided `nn.ConvTranspose2d`, computed as a stride-1 convolution whose output channels are space-to-depth blocks."
+    def __init__(self, convt:nn.ConvTranspose2d # square stride > 1, kernel and padding; no weight gradient
+                ):
+        super().__init__(); _check_frozen(convt)
+        s = convt.stride[0]
+        W, self.P = s2d_weight(convt.weight.detach(), s, convt.padding[0], True)
+        self.convt = convt; self.register_buffer("W", W, persistent=False)
+        self.register_buffer("b", None if convt.bias is None else convt.bias.detach().repeat(s * s), persistent=False)
+    def forward(self, x):
+        if not _blocks_fit(self.convt, *x.shape[-2:], True): return self.convt(x)
+        return _S2DTransposed.apply(x, self.convt, self.W, self.b, self.P)
+
+# %% ../nbs/07b_fast_inversion.ipynb #6293c9bf
+def _s2d_able(m:nn.Module) -> bool:
+    "A frozen Conv2d / ConvTranspose2d with a square stride > 1, square kernel and padding, no dilation, groups or padding mode."
+    (s, s2), (k, k2), p = m.stride, m.kernel_size, m.padding
+    return (s == s2 > 1 and k == k2 and isinstance(p, tuple) and p[0] == p[1] and m.dilation == (1, 1) and m.groups == 1
+            and m.padding_mode == "zeros" and not m.weight.requires_grad)
+
+def space_to_depth_layers(model:nn.Module, # a frozen network, modified in place
+                          max_channels:int=4 # the image side: convolutions reading, transposed ones writing, this many channels or fewer
+                         ) -> nn.Module:
+    "Replace the frozen strided layers on the image side by their `S2DConv` / `S2DConvTranspose` equivalents."
+    for parent in list(model.modules()):
+        for name, m in list(parent.named_children()):
+            if type(m) is nn.Conv2d and m.in_channels <= max_channels and _s2d_able(m): setattr(parent, name, S2DConv(m))
+            elif type(m) is nn.ConvTranspose2d and m.out_channels <= max_channels and _s2d_able(m):
+                setattr(parent, name, S2DConvTranspose(m))
+    return model
+
 # %% ../nbs/07b_fast_inversion.ipynb #99354407
 def attack_copy(model:nn.Module, # a network of the attack (left untouched)
                 device=None, # where the copy goes
                 channels_last:bool=True, # convert 4-d weights to channels-last
-                fold_bn:bool=True # fold BatchNorms into the layers before them
+                fold_bn:bool=True, # fold BatchNorms into the layers before them
+                space_to_depth:bool=False # strided layers on the image side computed on space-to-depth maps (`space_to_depth_layers`)
                ) -> nn.Module:
     "A frozen eval-mode copy of `model` on `device`: no weight gradients, BatchNorms folded, 1x1 poolings as subsampling, channels-last."
     m = subsample_1x1_pooling(copy.deepcopy(model).eval())
     if fold_bn: fold_batchnorm(m)
     freeze(m).to(default_device(device))
+    if space_to_depth: space_to_depth_layers(m)
     if channels_last: m.to(memory_format=torch.channels_last)
     return m
 
@@ -189,6 +297,7 @@ class Speed:
     amp:bool|None=None # bf16 autocast (None: on CUDA only)
     channels_last:bool=True # channels-last weights (faster convolutions with cuDNN and oneDNN)
     fold_bn:bool=True # fold each BatchNorm that follows a convolution or linear layer into it
+    space_to_depth:bool|None=None # image-side strided layers on space-to-depth maps (`space_to_depth_layers`; None: on a CPU only)
     compile:bool=False # `torch.compile` each network (slow to compile, then faster steps)
     cuda_graph:bool|None=None # after two eager steps, capture the step as a CUDA graph and replay it (None: on CUDA)
 
@@ -199,7 +308,8 @@ def on(self:Speed, device # where the attack runs (a `torch.device` or its name)
     "These settings on `device`: `amp` and `cuda_graph` decided where they are None; a CUDA graph off CUDA is an error."
     cuda = torch.device(device).type == "cuda"
     if self.cuda_graph and not cuda: raise ValueError(f"cuda_graph=True needs a CUDA device, got {device}")
-    return replace(self, amp=cuda if self.amp is None else self.amp, cuda_graph=cuda if self.cuda_graph is None else self.cuda_graph)
+    return replace(self, amp=cuda if self.amp is None else self.amp, cuda_graph=cuda if self.cuda_graph is None else self.cuda_graph,
+                   space_to_depth=not cuda if self.space_to_depth is None else self.space_to_depth)
 
 # %% ../nbs/07b_fast_inversion.ipynb #8ba3ded3
 class FastSteps:

@@ -265,7 +265,7 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
     models, identity, p_reg = _resolve_variant(variant, models, attack.identity, p_reg)
     a, device = replace(attack, identity=identity), default_device(device)
     speed = speed.on(device)
-    nets = [attack_copy(m, device, speed.channels_last, speed.fold_bn) for m in (G, D, *models)]
+    nets = [attack_copy(m, device, speed.channels_last, speed.fold_bn, speed.space_to_depth) for m in (G, D, *models)]
     with cudnn_autotune(device):
         labels, p_reg = _check_inputs(nets, labels, p_reg, a.z_dim, device)
         att = Inversion(_losses(nets, method, a), labels.to(device), method, a, p_reg, speed.amp)
