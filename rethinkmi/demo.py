@@ -182,17 +182,26 @@ def results_row(self:Demo, method:str, variant:str, public:str) -> dict:
     return dict(method=METHOD_NAMES[method], variant=VARIANT_NAMES[variant], public=public, **ev, attack_s=round(art["seconds"], 1))
 
 # %% ../nbs/10_demo.ipynb #36667f98
-def demo_tables(table:ResultsTable, # the demo's results
+def _ci_cell(r:dict, key:str, sign:bool=False) -> str:
+    "`value [low, high]` of `r[key]` and its `key_ci` (one decimal, signed when `sign`), or `value ± std` when it has no interval."
+    v, ci = r.get(key, math.nan), r.get(f"{key}_ci")
+    if not isinstance(ci, (list, tuple)): return plus_minus(v, r.get(f"{key}_std", math.nan), 1) if not math.isnan(v) else ""
+    f = "+.1f" if sign else ".1f"
+    return f"{v:{f}} [{ci[0]:{f}}, {ci[1]:{f}}]"
+
+def demo_tables(table:ResultsTable, # the demo's results (with `add_intervals`' entries, when present)
                 header:Mapping[str, str]|None=None # public setting -> the line naming data, target, students, evaluation model
                ) -> str:
     "The results as the report's Tables 6 and 7: one Markdown table per public setting, each method's baseline then '+ variant' rows."
     out = []
     for public in dict.fromkeys(r["public"] for r in table.rows):
         out += [f"public data: {public}" + (f" ({header[public]})" if header and public in header else ""), "",
-                "| method | top-1 (%) | top-5 (%) | KNN | FD (eval features) |", "|---|---|---|---|---|"]
+                "| method | top-1 (%) [95% CI] | Δ top-1 vs baseline [95% CI, paired] | top-5 (%) | KNN | FD (eval features) |",
+                "|---|---|---|---|---|---|"]
         for r in (r for r in table.rows if r["public"] == public):
             name = r["method"] if r["variant"] == "baseline" else f"+ {r['variant']}"
-            out.append(f"| {name} | {plus_minus(r['top1'], r['top1_std'], 2)} | {plus_minus(r['top5'], r['top5_std'], 2)} | {r['knn']:.1f} | {r['fid']:.1f} |")
+            out.append(f"| {name} | {_ci_cell(r, 'top1')} | {_ci_cell(r, 'd_top1', True)} | {plus_minus(r['top5'], r['top5_std'], 1)} "
+                       f"| {r['knn']:.1f} | {r['fid']:.1f} |")
         out.append("")
     return "\n".join(out)
 
@@ -205,24 +214,36 @@ def table_headers(s:dict # the settings of a demo run (`demo_settings`)
                f"students {st} / {m['evaluation'][0]}-{m['evaluation'][1]}" for p in PUBLIC_STYLE}
 
 # %% ../nbs/10_demo.ipynb #68f6f25f
+def _bars(ax, table:ResultsTable, public:str, methods:list, variants:list, key:str, colours:dict):
+    "Grouped bars of `key` (top1 or d_top1) per method and variant for `public`, with their intervals (or stds) as error bars."
+    w = 0.8 / len(variants)
+    for j, v in enumerate(variants):
+        rs = [next((r for r in table.rows if (r["public"], r["method"], r["variant"]) == (public, m, v)), {}) for m in methods]
+        val = [r.get(key, math.nan) for r in rs]; val = [0. if math.isnan(x) else x for x in val]
+        ci = [r.get(f"{key}_ci") for r in rs]
+        err = [[x - c[0] if c else r.get(f"{key}_std", 0.) for x, c, r in zip(val, ci, rs)], [c[1] - x if c else r.get(f"{key}_std", 0.) for x, c, r in zip(val, ci, rs)]]
+        err = [[0. if isinstance(e, float) and math.isnan(e) else e for e in side] for side in err]
+        ax.bar([i + (j - (len(variants) - 1) / 2) * w for i in range(len(methods))], val, w, yerr=err, label=v, capsize=2, color=colours[v])
+    ax.set_xticks(range(len(methods)), methods)
+
+# %% ../nbs/10_demo.ipynb #1c3d5534
 def summary_figure(table:ResultsTable, # the demo's results
-                   figsize=(7, 2.4), # inches
+                   figsize=(7, 4.2), # inches
                    dpi:int=65 # resolution
                   ):
-    "Bars of top-1 attack accuracy (± std over samples) per method and variant, one panel per public setting."
+    "Top-1 attack accuracy per method and variant (95% intervals), and each variant's paired gain over its baseline, per public setting."
     import matplotlib.pyplot as plt
-    publics = list(dict.fromkeys(r["public"] for r in table.rows)); methods = list(dict.fromkeys(r["method"] for r in table.rows))
-    variants = list(dict.fromkeys(r["variant"] for r in table.rows))
-    fig, axs = plt.subplots(1, len(publics), figsize=figsize, dpi=dpi, sharey=True, squeeze=False)
-    w = 0.8 / len(variants)
-    for ax, public in zip(axs[0], publics):
-        for j, v in enumerate(variants):
-            rs = [next((r for r in table.rows if (r["public"], r["method"], r["variant"]) == (public, m, v)), None) for m in methods]
-            ax.bar([i + (j - (len(variants) - 1) / 2) * w for i in range(len(methods))], [r["top1"] if r else 0 for r in rs], w,
-                   yerr=[r["top1_std"] if r and not math.isnan(r["top1_std"]) else 0 for r in rs], label=v, capsize=2)
-        ax.set_xticks(range(len(methods)), methods); ax.set_title(f"public: {public}", fontsize=9)
-    axs[0, 0].set_ylabel("top-1 attack accuracy (%)"); axs[0, -1].legend(fontsize=7)
-    fig.tight_layout()
+    publics, methods, variants = (list(dict.fromkeys(r[k] for r in table.rows)) for k in ("public", "method", "variant"))
+    gains = [v for v in variants if any("d_top1" in r for r in table.rows if r["variant"] == v)]
+    fig, axs = plt.subplots(2 if gains else 1, len(publics), figsize=figsize if gains else (figsize[0], figsize[1] / 1.8), dpi=dpi, sharey="row", squeeze=False)
+    colours = {v: f"C{i}" for i, v in enumerate(variants)}   # a variant keeps its colour in both rows
+    for c, public in enumerate(publics):
+        _bars(axs[0, c], table, public, methods, variants, "top1", colours); axs[0, c].set_title(f"public: {public}", fontsize=9)
+        if gains: _bars(axs[1, c], table, public, methods, gains, "d_top1", colours); axs[1, c].axhline(0, color="k", lw=0.6)
+    axs[0, 0].set_ylabel("top-1 (%)")
+    if gains: axs[1, 0].set_ylabel("gain over baseline\n(points, paired)")
+    fig.legend(*axs[0, 0].get_legend_handles_labels(), loc="upper center", ncol=len(variants), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
 
 # %% ../nbs/10_demo.ipynb #eff266fd
@@ -287,6 +308,7 @@ def run_demo(out:str="rethinkmi-demo", # the run folder: every stage is cached t
             demo.attack(method, variant, public)
         if not is_main(): return None
         for public, method, variant in cells: table.add(**demo.results_row(method, variant, public))
+        table.add_intervals(seed=s["seed"])                        # 95% intervals over identities, gains paired with the baseline
         paths = _write_outputs(demo, table)
     train_s = {k: round(sum(v["seconds"]), 1) for k, v in demo.models.histories.items()}
     finish_run(out, rec, timings=demo.timings, train_seconds=train_s, test_top1=_accuracies(demo), outputs=paths)
