@@ -46,10 +46,13 @@ class DemoModelSettings:
     styles:Sequence[str]=("celeba", "ffhq") # SynthFaces looks of the public sets to train GANs on (`01_data`)
     gan_width:int=16 # channel width of the GANs (64 in the reference)
     gan_lr:float=1e-3 # Adam learning rate of the GANs (2e-4 in the reference)
-    gan_batch:int=64 # GAN batch size (and KEDMI D's group size)
-    gmi_epochs:int=30 # GMI GAN epochs
-    gmi_n_critic:int=5 # GMI critic steps per generator step
-    kedmi_epochs:int=20 # KEDMI GAN epochs
+    gan_batch:int=32 # GAN batch size (and KEDMI D's group size)
+    gan_betas:Sequence[float]=(0.5, 0.9) # Adam betas of the GANs ((0.5, 0.999) in the reference)
+    gan_ema:float|None=0.995 # decay of the moving average of G's weights that the GANs keep (`None`: none, the reference)
+    gan_augment:str="" # `diff_augment` policy of the GANs' discriminators ("": none, the reference)
+    gmi_epochs:int=10 # GMI GAN epochs
+    gmi_n_critic:int=2 # GMI critic steps per generator step
+    kedmi_epochs:int=4 # KEDMI GAN epochs
     kedmi_n_critic:int=1 # KEDMI discriminator steps per generator step
     data_seed:int=0 # SynthFaces seed
 
@@ -100,14 +103,17 @@ def _train_classifiers(d:DemoModels, run:RunDir, s:DemoModelSettings, seed:int, 
 def _train_gans(d:DemoModels, run:RunDir, s:DemoModelSettings, seed:int, dev, style:str):
     "Train (or load) the GMI and the KEDMI GAN of `d` on the public images of `style`."
     cfg = dict(_data_settings(s), seed=seed, width=s.gan_width, lr=s.gan_lr, batch=s.gan_batch, style=style)
+    recipe = dict(betas=tuple(s.gan_betas), ema=s.gan_ema, augment=s.gan_augment)
+    first = dict(betas=(0.5, 0.999), ema=None, augment="")   # settings of the first recipe stay out: its stored GANs keep their names
+    cfg |= {k: list(v) if k == "betas" else v for k, v in recipe.items() if v != first[k]}
     o = lambda epochs, ck, desc: TrainOptions(epochs, s.gan_lr, s.gan_batch, seed, dev, ckpt_path=ck, desc=desc)
     seed_everything(seed); G, D = Generator(size=s.size, width=s.gan_width), DGWGAN(s.size, s.gan_width)
-    fit = lambda ck: train_gmi_gan(G, D, d.public(style), o(s.gmi_epochs, ck, f"GMI GAN {style}"), n_critic=s.gmi_n_critic)
+    fit = lambda ck: train_gmi_gan(G, D, d.public(style), o(s.gmi_epochs, ck, f"GMI GAN {style}"), n_critic=s.gmi_n_critic, **recipe)
     d.histories[f"gmi-{style}"] = train_stage(run, f"gmi-{style}", dict(cfg, epochs=s.gmi_epochs, n_critic=s.gmi_n_critic), fit, {"G": G, "D": D})
     d.gmi[style] = (G.to(dev).eval(), D.to(dev).eval())
     seed_everything(seed); G, D = Generator(size=s.size, width=s.gan_width), MinibatchDiscriminator(s.n_ids, s.size, s.gan_width, s.gan_batch)
     target = config_hash(dict(_data_settings(s), seed=seed, epochs=s.clf_epochs, lr=s.clf_lr, arch=s.target[0], width=s.target[1]))
-    fit = lambda ck: train_kedmi_gan(G, D, d.target, d.public(style), o(s.kedmi_epochs, ck, f"KEDMI GAN {style}"), n_critic=s.kedmi_n_critic)
+    fit = lambda ck: train_kedmi_gan(G, D, d.target, d.public(style), o(s.kedmi_epochs, ck, f"KEDMI GAN {style}"), n_critic=s.kedmi_n_critic, **recipe)
     cfg = dict(cfg, epochs=s.kedmi_epochs, n_critic=s.kedmi_n_critic, target=target)
     d.histories[f"kedmi-{style}"] = train_stage(run, f"kedmi-{style}", cfg, fit, {"G": G, "D": D})
     d.kedmi[style] = (G.to(dev).eval(), D.to(dev).eval())

@@ -4,6 +4,7 @@
 
 # %% ../nbs/03_training.ipynb #e23e2d7e
 from __future__ import annotations
+import copy
 from typing import Sequence
 
 import torch
@@ -17,9 +18,9 @@ from .models import DGWGAN, Generator, MinibatchDiscriminator
 from .train_loop import Accel, Batches, TrainOptions, resume, train_epochs
 
 # %% auto #0
-__all__ = ['topk_hits', 'classifier_accuracy', 'lr_schedule', 'random_flip', 'train_classifier', 'plot_history',
-           'gradient_penalty', 'train_gmi_gan', 'soft_cross_entropy', 'kedmi_d_loss', 'kedmi_g_loss', 'resize_to',
-           'train_kedmi_gan']
+__all__ = ['AUGMENTS', 'topk_hits', 'classifier_accuracy', 'lr_schedule', 'random_flip', 'train_classifier', 'plot_history',
+           'gradient_penalty', 'diff_augment', 'ema_update', 'train_gmi_gan', 'soft_cross_entropy', 'kedmi_d_loss',
+           'kedmi_g_loss', 'resize_to', 'train_kedmi_gan']
 
 # %% ../nbs/03_training.ipynb #577963c3
 def topk_hits(logits:Tensor, # (N, K) class scores
@@ -141,35 +142,82 @@ def gradient_penalty(D:nn.Module, # the critic, one score per image
     g, = torch.autograd.grad(D(x).float().sum(), x, create_graph=True)
     return (g.flatten(1).norm(dim=1) - 1).square().mean()
 
+# %% ../nbs/03_training.ipynb #704d5f38
+def _colour(x:Tensor) -> Tensor:
+    "Random brightness shift (±0.25), saturation (x0..2) and contrast (x0.5..1.5) per image."
+    r = lambda: torch.rand(len(x), 1, 1, 1, device=x.device, dtype=x.dtype)
+    x = x + (r() - 0.5) / 2
+    m = x.mean(1, keepdim=True); x = m + (x - m) * 2 * r()
+    m = x.mean((1, 2, 3), keepdim=True); return m + (x - m) * (r() + 0.5)
+
+# %% ../nbs/03_training.ipynb #4632e685
+def _translate(x:Tensor, frac:float=0.125) -> Tensor:
+    "Shift each image by a random whole number of pixels, up to `frac` of its side each way; black where nothing comes in."
+    n, _, h, w = x.shape; s = max(1, round(frac * h))
+    dy, dx = (torch.randint(-s, s + 1, (n, 1), device=x.device) for _ in range(2))
+    rows, cols = torch.arange(h, device=x.device) + dy + s, torch.arange(w, device=x.device) + dx + s   # (n, h), (n, w) in the padded image
+    xp = F.pad(x, (s, s, s, s))
+    return xp[torch.arange(n, device=x.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+# %% ../nbs/03_training.ipynb #a6c333a1
+AUGMENTS = {"colour": _colour, "translation": _translate}
+
+def diff_augment(x:Tensor, # N x 3 x H x W images
+                 policy:str="colour,translation" # comma-separated names from `AUGMENTS`, applied in that order; "" leaves `x` alone
+                ) -> Tensor:
+    "A random, differentiable augmentation of each image, drawn from torch's global generator."
+    for name in filter(None, policy.split(",")):
+        if name not in AUGMENTS: raise ValueError(f"unknown augmentation {name!r} in policy {policy!r}; known: {sorted(AUGMENTS)}")
+        x = AUGMENTS[name](x)
+    return x
+
+# %% ../nbs/03_training.ipynb #3711075a
+@torch.no_grad()
+def ema_update(avg:nn.Module, # the running average, updated in place
+               model:nn.Module, # the model being trained (same architecture)
+               beta:float, # the decay β
+               step:int # the step t just taken (0 for the first)
+              ):
+    "avg <- b avg + (1 - b) model for floating-point state (b = min(beta, (1+t)/(10+t))); other state (counters) copied."
+    b = min(beta, (1 + step) / (10 + step))
+    for a, m in zip(avg.state_dict().values(), model.state_dict().values()):
+        if a.is_floating_point(): a.lerp_(m, 1 - b)
+        else: a.copy_(m)
+
 # %% ../nbs/03_training.ipynb #f725bb4c
 def _adam(m, lr, betas): return torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr, betas=betas)
 
 # %% ../nbs/03_training.ipynb #236dd8b6
-def _train_gan(G, D, public_data, step_fn, config:dict, betas:tuple, o:TrainOptions, acc:Accel) -> dict:
+def _train_gan(G, D, public_data, step_fn, config:dict, betas:tuple, ema:float|None, o:TrainOptions, acc:Accel) -> dict:
     "The GAN loop: `step_fn(x, step, opt_g, opt_d, G, D)` -> dict of scalar tensors, averaged per epoch into the history."
     acc.model(G).train(); acc.model(D).train(); Gw, Dw = ddp(G), ddp(D)   # under torchrun, steps train through DDP wrappers
     batches = o.batches(public_data, drop_last=True)
     opt_g, opt_d = _adam(G, o.lr, betas), _adam(D, o.lr, betas)
     config = dict(config, lr=o.lr, betas=list(betas), batch_size=o.batch_size, n_public=batches.n, seed=o.seed, world=get_world_size())  # not epochs: a run can be extended
     state = dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d)
+    if ema: config["ema"], state["G_ema"] = ema, copy.deepcopy(G).requires_grad_(False)
     start, h, _ = resume(o, config, **state)
     def run_epoch(epoch, bar):
         sums = {}
         for i, (x, _) in enumerate(batches):
-            out = step_fn(acc.batch(x), epoch * len(batches) + i, opt_g, opt_d, Gw, Dw)
+            step = epoch * len(batches) + i
+            out = step_fn(acc.batch(x), step, opt_g, opt_d, Gw, Dw)
+            if ema: ema_update(state["G_ema"], G, ema, step)
             for k, v in out.items(): sums[k] = sums.get(k, 0.) + v.detach().float()
             bar.update()
         return {k: float(v) / len(batches) for k, v in sums.items()}
     h = train_epochs(o, batches, run_epoch, config, state, start, h, show=("d_loss", "g_loss"))
+    if ema: G.load_state_dict(state["G_ema"].state_dict())   # the checkpoint keeps the trained G; the caller gets the average
     G.eval(); D.eval()
     return h
 
 # %% ../nbs/03_training.ipynb #c6f67b49
-def _gmi_d_step(x:Tensor, G, Dw, opt_d, acc:Accel, gp_weight:float) -> dict:
-    "One critic step on real images `x` against as many fakes; returns the logged numbers."
+def _gmi_d_step(x:Tensor, G, Dw, opt_d, acc:Accel, gp_weight:float, aug) -> dict:
+    "One critic step on real images `x` against as many fakes, both through `aug`; returns the logged numbers."
     z = torch.randn(len(x), G.z_dim, device=acc.device)
     with torch.no_grad(), acc.autocast(): fake = G(z)
     with acc.autocast():
+        x, fake = aug(x), aug(fake)
         s_real, s_fake = Dw(x).float(), Dw(fake).float()
         gp = gradient_penalty(Dw, x, fake)
     wd = s_real.mean() - s_fake.mean()
@@ -178,10 +226,10 @@ def _gmi_d_step(x:Tensor, G, Dw, opt_d, acc:Accel, gp_weight:float) -> dict:
     return dict(d_loss=d_loss, wasserstein=wd, gp=gp, g_loss=torch.zeros((), device=acc.device))
 
 # %% ../nbs/03_training.ipynb #7bdef93c
-def _gmi_g_step(n:int, G, D, Gw, opt_g, acc:Accel) -> Tensor:
-    "One generator step on `n` fresh latents, the critic frozen; returns G's loss."
+def _gmi_g_step(n:int, G, D, Gw, opt_g, acc:Accel, aug) -> Tensor:
+    "One generator step on `n` fresh latents, the critic frozen (its input through `aug`); returns G's loss."
     D.requires_grad_(False)
-    with acc.autocast(): g_loss = -D(Gw(torch.randn(n, G.z_dim, device=acc.device))).float().mean()
+    with acc.autocast(): g_loss = -D(aug(Gw(torch.randn(n, G.z_dim, device=acc.device)))).float().mean()
     opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
     D.requires_grad_(True)
     return g_loss
@@ -193,16 +241,19 @@ def train_gmi_gan(G:Generator, # the generator, trained in place
                   opts:TrainOptions|None=None, # the run: epochs (default 120, the reference's over 30,000 images), Adam learning rate of both networks (2e-4), batch size...
                   betas:tuple=(0.5, 0.999), # Adam betas
                   n_critic:int=5, # critic steps per generator step
-                  gp_weight:float=10.0 # lambda of the gradient penalty
+                  gp_weight:float=10.0, # lambda of the gradient penalty
+                  augment:str="", # `diff_augment` policy for every image the critic sees ("": none, the reference)
+                  ema:float|None=None # decay of the moving average of G's weights that G ends with (`None`: none, the reference)
                  ) -> dict:
     "Train a GMI generator and critic as a WGAN-GP on public images; return the history (G and D end in eval mode)."
     o = TrainOptions.fill(opts, epochs=120, lr=2e-4, desc="GMI GAN"); acc = o.accel()
+    aug = lambda x: diff_augment(x, augment)
     def step(x, i, opt_g, opt_d, Gw, Dw):
-        out = _gmi_d_step(x, G, Dw, opt_d, acc, gp_weight)
-        if (i + 1) % n_critic == 0: out["g_loss"] = _gmi_g_step(len(x), G, D, Gw, opt_g, acc) * n_critic
+        out = _gmi_d_step(x, G, Dw, opt_d, acc, gp_weight, aug)
+        if (i + 1) % n_critic == 0: out["g_loss"] = _gmi_g_step(len(x), G, D, Gw, opt_g, acc, aug) * n_critic
         return out
-    config = dict(trainer="gmi_gan", n_critic=n_critic, gp_weight=gp_weight)
-    return _train_gan(G, D, public_data, step, config, betas, o, acc)
+    config = dict(trainer="gmi_gan", n_critic=n_critic, gp_weight=gp_weight) | (dict(augment=augment) if augment else {})
+    return _train_gan(G, D, public_data, step, config, betas, ema, o, acc)
 
 # %% ../nbs/03_training.ipynb #dd5c2bff
 def soft_cross_entropy(logits:torch.Tensor, # N x K
@@ -244,22 +295,22 @@ def resize_to(x:torch.Tensor, # N x 3 x H x W images
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=size < x.shape[-1])
 
 # %% ../nbs/03_training.ipynb #a248572c
-def _kedmi_d_step(x:Tensor, p:Tensor, G, Dw, opt_d, acc:Accel, w_unsup:float) -> dict:
-    "One discriminator step on real images `x` with the target's soft labels `p`; returns the logged numbers."
+def _kedmi_d_step(x:Tensor, p:Tensor, G, Dw, opt_d, acc:Accel, w_unsup:float, aug) -> dict:
+    "One discriminator step on real images `x` with the target's soft labels `p`, images through `aug`; returns the logged numbers."
     z = torch.randn(len(x), G.z_dim, device=acc.device)
     with torch.no_grad(), acc.autocast(): fake = G(z)
-    with acc.autocast(): l_real, l_fake = Dw(x)[1].float(), Dw(fake)[1].float()
+    with acc.autocast(): l_real, l_fake = Dw(aug(x))[1].float(), Dw(aug(fake))[1].float()
     d_loss, sup, unsup = kedmi_d_loss(l_real, l_fake, p, w_unsup)
     opt_d.zero_grad(set_to_none=True); d_loss.backward(); opt_d.step()
     zero = torch.zeros((), device=acc.device)
     return dict(d_loss=d_loss, d_sup=sup, d_unsup=unsup, d_agree=(l_real.argmax(1) == p.argmax(1)).float().mean(), g_loss=zero, g_fm=zero)
 
 # %% ../nbs/03_training.ipynb #43266146
-def _kedmi_g_step(x:Tensor, G, D, Gw, opt_g, acc:Accel, w_ent:float) -> tuple[Tensor, Tensor]:
-    "One generator step (feature matching against the real images `x`, plus the entropy term): (loss, feature-matching term)."
+def _kedmi_g_step(x:Tensor, G, D, Gw, opt_g, acc:Accel, w_ent:float, aug) -> tuple[Tensor, Tensor]:
+    "One generator step (feature matching against the real images `x`, plus the entropy term), images through `aug`: (loss, feature-matching term)."
     D.requires_grad_(False)
-    with torch.no_grad(), acc.autocast(): f_real = D(x)[0].float()
-    with acc.autocast(): f_fake, l_fake = (t.float() for t in D(Gw(torch.randn(len(x), G.z_dim, device=acc.device))))
+    with torch.no_grad(), acc.autocast(): f_real = D(aug(x))[0].float()
+    with acc.autocast(): f_fake, l_fake = (t.float() for t in D(aug(Gw(torch.randn(len(x), G.z_dim, device=acc.device)))))
     g_loss, fm, _ = kedmi_g_loss(f_fake, f_real, l_fake, w_ent)
     opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
     D.requires_grad_(True)
@@ -274,7 +325,9 @@ def train_kedmi_gan(G:Generator, # the generator, trained in place
                     betas:tuple=(0.5, 0.999), # Adam betas
                     n_critic:int=5, # discriminator steps per generator step
                     w_unsup:float=0.5, # weight of D's unsupervised real/fake terms
-                    w_ent:float=1e-4 # weight of G's entropy term
+                    w_ent:float=1e-4, # weight of G's entropy term
+                    augment:str="", # `diff_augment` policy for every image D sees; T's soft labels come from the un-augmented images ("": none)
+                    ema:float|None=None # decay of the moving average of G's weights that G ends with (`None`: none, the reference)
                    ) -> dict:
     "Train KEDMI's generator and semi-supervised discriminator on public images with the target's soft labels; return the history."
     o = TrainOptions.fill(opts, epochs=120, lr=2e-4, desc="KEDMI GAN")
@@ -283,14 +336,14 @@ def train_kedmi_gan(G:Generator, # the generator, trained in place
     if D.group_size not in (None, o.batch_size):
         raise ValueError(f"D.group_size is {D.group_size} but batches have {o.batch_size} images: D must be trained on the groups it will judge")
     acc = o.accel(); was = target.training; acc.model(target).eval()
-    t_size = getattr(target, "input_size", None)
+    t_size, aug = getattr(target, "input_size", None), lambda x: diff_augment(x, augment)
     def step(x, i, opt_g, opt_d, Gw, Dw):
         with torch.no_grad(), acc.autocast(): p = target(resize_to(x, t_size) if t_size else x)[1].float().softmax(1)
-        out = _kedmi_d_step(x, p, G, Dw, opt_d, acc, w_unsup)
+        out = _kedmi_d_step(x, p, G, Dw, opt_d, acc, w_unsup, aug)
         if (i + 1) % n_critic == 0:
-            g_loss, fm = _kedmi_g_step(x, G, D, Gw, opt_g, acc, w_ent)
+            g_loss, fm = _kedmi_g_step(x, G, D, Gw, opt_g, acc, w_ent, aug)
             out.update(g_loss=g_loss * n_critic, g_fm=fm * n_critic)
         return out
-    config = dict(trainer="kedmi_gan", n_critic=n_critic, w_unsup=w_unsup, w_ent=w_ent, n_classes=K)
-    try: return _train_gan(G, D, public_data, step, config, betas, o, acc)
+    config = dict(trainer="kedmi_gan", n_critic=n_critic, w_unsup=w_unsup, w_ent=w_ent, n_classes=K) | (dict(augment=augment) if augment else {})
+    try: return _train_gan(G, D, public_data, step, config, betas, ema, o, acc)
     finally: target.train(was)

@@ -1,0 +1,66 @@
+"""Sample quality of the demo's GANs, old recipe against new: the Fréchet distance (FD) between the evaluation model's
+features of `--n` generated and `--n` public images, per GAN (GMI and KEDMI x public style), for the full demo's models
+and the quick preset's, with the floor (the FD between two disjoint sets of `--n` public images) and the training
+seconds. Trains what the run folder lacks with `demo_models` (one torch thread); writes nbs/measured/gan_quality.json
+and the picture nbs/images/gan_samples.png.
+usage: ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 python tools/gan_quality.py [--root DIR] [--note "machine, load"]"""
+import argparse, datetime, json, os
+from pathlib import Path
+import torch
+from rethinkmi.demo_models import DemoModelSettings, demo_models, demo_root
+from rethinkmi.evaluation import embed_images
+from rethinkmi.frechet import frechet_distance
+
+OLD = dict(gan_batch=64, gan_betas=(0.5, 0.999), gan_ema=None, gan_augment="", gmi_n_critic=5, kedmi_n_critic=1)  # the recipe before
+QUICK = dict(n_ids=20, n_train=20, n_test=5, target=("tiny_vgg", 16), evaluation=("tiny_resnet", 16), clf_epochs=8, public_ids=200)
+QUICK_GANS = dict(gan_width=8, gan_batch=16, gan_ema=0.99, gmi_epochs=8, kedmi_epochs=4)  # the quick preset's GANs, new recipe
+SETTINGS = {  # (setting, recipe) -> `DemoModelSettings` changes
+    ("quick", "old"): dict(QUICK, **OLD, gan_width=8, gmi_epochs=15, kedmi_epochs=5),
+    ("quick", "new"): dict(QUICK, **QUICK_GANS),
+    ("full", "old"): dict(OLD, gmi_epochs=10, kedmi_epochs=5),   # what the demo's full preset trained before
+    ("full", "new"): dict(),                                      # the defaults
+}
+
+def samples(G, n, seed=5):
+    "n samples of G (eval mode) from fixed latents."
+    with torch.no_grad(): return G.cpu().eval()(torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)))
+
+def measure(root, setting, recipe, n, pics):
+    "FD rows of one setting x recipe; fills `pics` with 8 samples per GAN."
+    d = demo_models(Path(root)/setting, DemoModelSettings(**SETTINGS[setting, recipe]), device="cpu")
+    rows = []
+    for style in d.config["styles"]:
+        x = d.public(style).tensors()[0]; m = min(n, len(x) // 2)
+        x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))]
+        fa = embed_images(d.evaluation, x[:m])[0]
+        floor = frechet_distance(fa, embed_images(d.evaluation, x[m:2 * m])[0])
+        pics[setting, "public", style] = x[:8]
+        for method in ("gmi", "kedmi"):
+            G = getattr(d, method)[style][0]; fake = samples(G, m); pics[setting, f"{method} {recipe}", style] = fake[:8]
+            h = d.histories[f"{method}-{style}"]
+            rows.append(dict(setting=setting, recipe=recipe, method=method, style=style, n=m, fd=frechet_distance(fa, embed_images(d.evaluation, fake)[0]),
+                             floor=floor, seconds=sum(h["seconds"]), epochs=len(h["epoch"])))
+    return rows
+
+def picture(pics, path):
+    "One panel per setting x style: public images, then each GAN's samples."
+    import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid
+    keys = sorted({(s, st) for s, _, st in pics}); names = ["public", "gmi old", "gmi new", "kedmi old", "kedmi new"]
+    fig, axs = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), dpi=70, squeeze=False)
+    for ax, (s, st) in zip(axs[0], keys):
+        ax.imshow(make_grid(torch.cat([pics[s, k, st] for k in names]), nrow=8, padding=1).permute(1, 2, 0).numpy())
+        ax.set_yticks([(i + 0.5) * 33 for i in range(len(names))], names, fontsize=8); ax.set_xticks([]); ax.set_title(f"{s}: {st}", fontsize=9)
+    fig.tight_layout(); fig.savefig(path)
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(); p.add_argument("--root", default=str(demo_root().parent/"gan_quality")); p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--note", default=""); p.add_argument("--out", default="nbs/measured/gan_quality.json"); p.add_argument("--picture", default="nbs/images/gan_samples.png")
+    a = p.parse_args(); torch.set_num_threads(1)
+    pics, rows = {}, []
+    for key in SETTINGS: rows += measure(a.root, *key, a.n, pics)
+    out = dict(date=str(datetime.date.today()), note=a.note, load=open("/proc/loadavg").read().split()[:3], threads=1,
+               isa=os.environ.get("ATEN_CPU_CAPABILITY", "native"), settings={f"{s} {r}": v for (s, r), v in SETTINGS.items()},
+               command="python tools/gan_quality.py", rows=rows)
+    Path(a.out).write_text(json.dumps(out, indent=1) + "\n"); picture(pics, a.picture)
+    for r in rows: print(json.dumps(r))
