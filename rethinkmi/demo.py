@@ -32,17 +32,17 @@ def _students(widths, size): return [["tiny_student", dict(width=w, input_size=s
 
 DEMO_PRESETS = {  # what each preset changes from `DemoModelSettings` (models) or sets (the rest)
     "full": dict(
-        models=dict(gmi_epochs=10, kedmi_epochs=5),
+        models=dict(),                                               # `DemoModelSettings` as it is: the tutorial's networks
         students=dict(archs=_students((8, 12, 16), 32), n_public=2500, epochs=4, lr=0.2, batch_size=64, l2_weight=0.5),
         preg=dict(n=5000),
-        attack=dict(n_ids=20, n_seeds=5, iters=dict(gmi=200, kedmi=600), lr=0.02, lam=1.0, id_weight=100, p_reg_mode="sample",
+        attack=dict(n_ids=100, n_seeds=5, iters=dict(gmi=200, kedmi=600), lr=0.02, lam=1.0, id_weight=100, p_reg_mode="sample",
                     ckpt_every=50)),
     "quick": dict(
         models=dict(n_ids=20, n_train=20, n_test=5, target=["tiny_vgg", 16], evaluation=["tiny_resnet", 16], clf_epochs=8,
-                    public_ids=200, gan_width=8, gmi_epochs=15, kedmi_epochs=5),
+                    public_ids=200, gan_width=8, gan_batch=16, gan_ema=0.99, gmi_epochs=8, kedmi_epochs=4),
         students=dict(archs=_students((4, 6, 8), 32), n_public=1000, epochs=3, lr=0.2, batch_size=64, l2_weight=0.5),
         preg=dict(n=1000),
-        attack=dict(n_ids=8, n_seeds=5, iters=dict(gmi=60, kedmi=120), lr=0.02, lam=1.0, id_weight=100, p_reg_mode="sample",
+        attack=dict(n_ids=20, n_seeds=5, iters=dict(gmi=60, kedmi=120), lr=0.02, lam=1.0, id_weight=100, p_reg_mode="sample",
                     ckpt_every=20)),
 }
 
