@@ -271,8 +271,8 @@ def _write_outputs(demo:Demo, table:ResultsTable, dpi:int=65) -> list[str]:
     for method in demo.settings["methods"]:
         for public in demo.settings["publics"]:
             fig = demo.reconstructions_figure(method, public); p = out/"grids"/f"{method}-{public}.png"; p.parent.mkdir(exist_ok=True)
-            fig.savefig(p, dpi=dpi); plt.close(fig); paths.append(p)
-    fig = summary_figure(table); fig.savefig(out/"summary.png", dpi=dpi); plt.close(fig); paths.append(out/"summary.png")
+            fig.savefig(p, dpi=2 * dpi); plt.close(fig); paths.append(p)   # twice the resolution: faces compared by eye
+    fig = summary_figure(table); fig.savefig(out/"summary.png", dpi=2 * dpi); plt.close(fig); paths.append(out/"summary.png")
     return [str(p) for p in paths]
 
 # %% ../nbs/10_demo.ipynb #5c46d799
