@@ -50,9 +50,10 @@ class DemoModelSettings:
     gan_betas:Sequence[float]=(0.5, 0.9) # Adam betas of the GANs ((0.5, 0.999) in the reference)
     gan_ema:float|None=0.995 # decay of the moving average of G's weights that the GANs keep (`None`: none, the reference)
     gan_augment:str="" # `diff_augment` policy of the GANs' discriminators ("": none, the reference)
-    gmi_epochs:int=10 # GMI GAN epochs
+    gan_upsample:str="nearest" # how the generators double the side (`Generator`'s `upsample`; "transpose": the reference)
+    gmi_epochs:int=12 # GMI GAN epochs
     gmi_n_critic:int=2 # GMI critic steps per generator step
-    kedmi_epochs:int=4 # KEDMI GAN epochs
+    kedmi_epochs:int=5 # KEDMI GAN epochs
     kedmi_n_critic:int=1 # KEDMI discriminator steps per generator step
     data_seed:int=0 # SynthFaces seed
 
@@ -106,12 +107,14 @@ def _train_gans(d:DemoModels, run:RunDir, s:DemoModelSettings, seed:int, dev, st
     recipe = dict(betas=tuple(s.gan_betas), ema=s.gan_ema, augment=s.gan_augment)
     first = dict(betas=(0.5, 0.999), ema=None, augment="")   # settings of the first recipe stay out: its stored GANs keep their names
     cfg |= {k: list(v) if k == "betas" else v for k, v in recipe.items() if v != first[k]}
+    cfg |= dict(upsample=s.gan_upsample) if s.gan_upsample != "transpose" else {}
+    new_g = lambda: Generator(size=s.size, width=s.gan_width, upsample=s.gan_upsample)
     o = lambda epochs, ck, desc: TrainOptions(epochs, s.gan_lr, s.gan_batch, seed, dev, ckpt_path=ck, desc=desc)
-    seed_everything(seed); G, D = Generator(size=s.size, width=s.gan_width), DGWGAN(s.size, s.gan_width)
+    seed_everything(seed); G, D = new_g(), DGWGAN(s.size, s.gan_width)
     fit = lambda ck: train_gmi_gan(G, D, d.public(style), o(s.gmi_epochs, ck, f"GMI GAN {style}"), n_critic=s.gmi_n_critic, **recipe)
     d.histories[f"gmi-{style}"] = train_stage(run, f"gmi-{style}", dict(cfg, epochs=s.gmi_epochs, n_critic=s.gmi_n_critic), fit, {"G": G, "D": D})
     d.gmi[style] = (G.to(dev).eval(), D.to(dev).eval())
-    seed_everything(seed); G, D = Generator(size=s.size, width=s.gan_width), MinibatchDiscriminator(s.n_ids, s.size, s.gan_width, s.gan_batch)
+    seed_everything(seed); G, D = new_g(), MinibatchDiscriminator(s.n_ids, s.size, s.gan_width, s.gan_batch)
     target = config_hash(dict(_data_settings(s), seed=seed, epochs=s.clf_epochs, lr=s.clf_lr, arch=s.target[0], width=s.target[1]))
     fit = lambda ck: train_kedmi_gan(G, D, d.target, d.public(style), o(s.kedmi_epochs, ck, f"KEDMI GAN {style}"), n_critic=s.kedmi_n_critic, **recipe)
     cfg = dict(cfg, epochs=s.kedmi_epochs, n_critic=s.kedmi_n_critic, target=target)

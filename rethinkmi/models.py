@@ -242,23 +242,28 @@ def build_classifier(arch:str, # a name in `CLASSIFIERS`, e.g. "IR152" or "tiny_
     return make(n_classes, pretrained, **kw)
 
 # %% ../nbs/02_models.ipynb #a5de6633
-def _up(c_in, c_out):
-    "Transposed 5x5 convolution doubling the side (no bias), BN, ReLU."
-    return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 5, 2, 2, output_padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+def _up(c_in, c_out, upsample="transpose"):
+    "Double the side: a transposed 5x5 conv, or nearest upsampling then a 3x3 conv (no bias); then BN, ReLU."
+    conv = (nn.ConvTranspose2d(c_in, c_out, 5, 2, 2, output_padding=1, bias=False) if upsample == "transpose" else
+            nn.Sequential(nn.Upsample(scale_factor=2, mode=upsample), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)))
+    return nn.Sequential(conv, nn.BatchNorm2d(c_out), nn.ReLU())
 
 class Generator(nn.Module):
-    "The GMI / KEDMI generator: latent -> Linear -> 4x4 map -> stride-2 transposed convs -> sigmoid image in [0,1]."
+    "The GMI / KEDMI generator: latent -> Linear -> 4x4 map -> stride-2 upsampling convs -> sigmoid image in [0,1]."
     def __init__(self, z_dim:int=100, # latent size
                  size:int=64, # output side: 64 (reference) or 32
-                 width:int=64 # channels before the last layer (64 in the reference)
+                 width:int=64, # channels before the last layer (64 in the reference)
+                 upsample:str="transpose" # "transpose": transposed 5x5 convs (reference); "nearest" / "bilinear": upsample, then 3x3 conv
                 ):
         super().__init__()
         if size not in (32, 64): raise ValueError(f"Generator size must be 32 or 64, got {size}")
-        self.z_dim, self.size, self.width = z_dim, size, width
+        if upsample not in ("transpose", "nearest", "bilinear"): raise ValueError(f"Generator upsample must be 'transpose', 'nearest' or 'bilinear', got {upsample!r}")
+        self.z_dim, self.size, self.width, self.upsample = z_dim, size, width, upsample
         chans = [width * 2**i for i in range(int(math.log2(size)) - 3, -1, -1)]  # 64: 8w 4w 2w w; 32: 4w 2w w
         self.l1 = nn.Sequential(nn.Linear(z_dim, chans[0] * 16, bias=False), nn.BatchNorm1d(chans[0] * 16), nn.ReLU())
-        self.l2_5 = nn.Sequential(*[_up(a, b) for a, b in zip(chans, chans[1:])],
-                                  nn.ConvTranspose2d(width, 3, 5, 2, 2, output_padding=1), nn.Sigmoid())
+        last = (nn.ConvTranspose2d(width, 3, 5, 2, 2, output_padding=1) if upsample == "transpose" else
+                nn.Sequential(nn.Upsample(scale_factor=2, mode=upsample), nn.Conv2d(width, 3, 3, 1, 1)))
+        self.l2_5 = nn.Sequential(*[_up(a, b, upsample) for a, b in zip(chans, chans[1:])], last, nn.Sigmoid())
     def forward(self, z):
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"Generator expects N x {self.z_dim} latents, got {tuple(z.shape)}")

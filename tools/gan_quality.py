@@ -1,4 +1,4 @@
-"""Sample quality of the demo's GANs, old recipe against new: the Fréchet distance (FD) between the evaluation model's
+"""Sample quality of the demo's GANs, recipe against recipe (the first, the one before, the current defaults): the Fréchet distance (FD) between the evaluation model's
 features of `--n` generated and `--n` public images, per GAN (GMI and KEDMI x public style), for the full demo's models
 and the quick preset's, with the floor (the FD between two disjoint sets of `--n` public images) and the training
 seconds. Trains what the run folder lacks with `demo_models` (one torch thread); writes nbs/measured/gan_quality.json
@@ -11,15 +11,20 @@ from rethinkmi.demo_models import DemoModelSettings, demo_models, demo_root
 from rethinkmi.evaluation import embed_images
 from rethinkmi.frechet import frechet_distance
 
-OLD = dict(gan_batch=64, gan_betas=(0.5, 0.999), gan_ema=None, gan_augment="", gmi_n_critic=5, kedmi_n_critic=1)  # the recipe before
+FIRST = dict(gan_batch=64, gan_betas=(0.5, 0.999), gan_ema=None, gan_augment="", gan_upsample="transpose", gmi_n_critic=5, kedmi_n_critic=1)
+BEFORE = dict(gan_batch=32, gan_betas=(0.5, 0.9), gan_ema=0.995, gan_upsample="transpose", gmi_n_critic=2, gmi_epochs=10, kedmi_epochs=4)
 QUICK = dict(n_ids=20, n_train=20, n_test=5, target=("tiny_vgg", 16), evaluation=("tiny_resnet", 16), clf_epochs=8, public_ids=200)
-QUICK_GANS = dict(gan_width=8, gan_batch=16, gan_ema=0.99, gmi_epochs=8, kedmi_epochs=4)  # the quick preset's GANs, new recipe
+QUICK_GANS = dict(gan_width=8, gan_batch=16, gan_ema=0.99)           # the quick preset's GANs, in every recipe after the first
+QUICK_NEW = dict(QUICK_GANS, gmi_epochs=20, kedmi_epochs=14)  # the quick preset's overrides now
 SETTINGS = {  # (setting, recipe) -> `DemoModelSettings` changes
-    ("quick", "old"): dict(QUICK, **OLD, gan_width=8, gmi_epochs=15, kedmi_epochs=5),
-    ("quick", "new"): dict(QUICK, **QUICK_GANS),
-    ("full", "old"): dict(OLD, gmi_epochs=10, kedmi_epochs=5),   # what the demo's full preset trained before
-    ("full", "new"): dict(),                                      # the defaults
+    ("quick", "first"): dict(QUICK, **FIRST, gan_width=8, gmi_epochs=15, kedmi_epochs=5),
+    ("quick", "before"): {**QUICK, **BEFORE, **QUICK_GANS, "gmi_epochs": 8},
+    ("quick", "new"): dict(QUICK, **QUICK_NEW),
+    ("full", "first"): dict(FIRST, gmi_epochs=10, kedmi_epochs=5),
+    ("full", "before"): dict(BEFORE),
+    ("full", "new"): dict(),                                              # the defaults
 }
+RECIPES = ("first", "before", "new")
 
 def samples(G, n, seed=5):
     "n samples of G (eval mode) from fixed latents."
@@ -46,8 +51,8 @@ def picture(pics, path):
     "One panel per setting x style: public images, then each GAN's samples."
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     from torchvision.utils import make_grid
-    keys = sorted({(s, st) for s, _, st in pics}); names = ["public", "gmi old", "gmi new", "kedmi old", "kedmi new"]
-    fig, axs = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), dpi=70, squeeze=False)
+    keys = sorted({(s, st) for s, _, st in pics}); names = ["public"] + [f"{m} {r}" for m in ("gmi", "kedmi") for r in RECIPES]
+    fig, axs = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4.2), dpi=70, squeeze=False)
     for ax, (s, st) in zip(axs[0], keys):
         ax.imshow(make_grid(torch.cat([pics[s, k, st] for k in names]), nrow=8, padding=1).permute(1, 2, 0).numpy())
         ax.set_yticks([(i + 0.5) * 33 for i in range(len(names))], names, fontsize=8); ax.set_xticks([]); ax.set_title(f"{s}: {st}", fontsize=9)
