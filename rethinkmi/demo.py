@@ -39,7 +39,7 @@ DEMO_PRESETS = {  # what each preset changes from `DemoModelSettings` (models) o
                     ckpt_every=50)),
     "quick": dict(
         models=dict(n_ids=20, n_train=20, n_test=5, target=["tiny_vgg", 16], evaluation=["tiny_resnet", 16], clf_epochs=8,
-                    public_ids=200, gan_width=8, gan_batch=16, gan_ema=0.99, gmi_epochs=8, kedmi_epochs=4),
+                    public_ids=200, gan_width=8, gan_batch=16, gan_ema=0.99, gmi_epochs=20, kedmi_epochs=14),
         students=dict(archs=_students((4, 6, 8), 32), n_public=1000, epochs=3, lr=0.2, batch_size=64, l2_weight=0.5),
         preg=dict(n=1000),
         attack=dict(n_ids=20, n_seeds=5, iters=dict(gmi=60, kedmi=120), lr=0.02, lam=1.0, id_weight=100, p_reg_mode="sample",
