@@ -289,23 +289,6 @@ class DGWGAN(nn.Module):
         _check_images(x, "DGWGAN", self.size)
         return self.ls(x).flatten()
 
-# %% ../nbs/02_models.ipynb #fab7fddf
-class _L1Similarity(torch.autograd.Function):
-    "o[g, i] = sum over j != i of exp(-|x[g, i] - x[g, j]|_1) for x (G x n x C); its backward runs cdist's backward once, not twice."
-    @staticmethod
-    def forward(ctx, x):
-        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x   # in fp32 under autocast, as autocast runs cdist
-        d = torch.cdist(xf, xf, p=1)
-        e = torch.exp(-d)
-        ctx.save_for_backward(xf, d, e); ctx.dtype = x.dtype
-        return e.sum(-1) - 1                                       # drop j = i: exp(-0) = 1
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, go):
-        x, d, e = ctx.saved_tensors
-        w = -(go[..., :, None] + go[..., None, :]) * e              # d is symmetric: both arguments' shares in one weight
-        return torch.ops.aten._cdist_backward(w, x, x, 1.0, d).to(ctx.dtype)
-
 # %% ../nbs/02_models.ipynb #5090631f
 def _group_similarity(m:torch.Tensor, g:int) -> torch.Tensor:
     "o[i, b] = sum over j != i in i's group of exp(-|m[i, b] - m[j, b]|_1); groups: g consecutive rows of m (N x B x C)."
@@ -315,7 +298,8 @@ def _group_similarity(m:torch.Tensor, g:int) -> torch.Tensor:
     out = []
     for x in parts:                                                # groups x size x B x C
         ng, size = x.shape[:2]
-        o = _L1Similarity.apply(x.transpose(1, 2).reshape(ng * B, size, C))
+        x = x.transpose(1, 2).reshape(ng * B, size, C)
+        o = torch.exp(-torch.cdist(x, x, p=1)).sum(-1) - 1         # drop j = i: exp(-0) = 1
         out.append(o.view(ng, B, size).transpose(1, 2).reshape(ng * size, B))
     return torch.cat(out)
 

@@ -1,13 +1,11 @@
 """Per-latent-step time of the demo's attacks (its full preset's architectures, untrained: timing does not depend on weights),
 two settings interleaved in one process, best of `--repeats`:
-`python tools/demo_attack_times.py [threads] [--ids N] [--runs gmi-lomma,kedmi-lomma] [--compare space_to_depth|similarity|none] [--wall]`.
-`--compare space_to_depth`: `Speed(space_to_depth=False)` against `True`; `similarity`: KEDMI's minibatch similarity through
-`torch.cdist` and autograd (the earlier formula) against `_L1Similarity`; `none`: `Speed()` alone. Process CPU time with one
+`python tools/demo_attack_times.py [threads] [--ids N] [--runs gmi-lomma,kedmi-lomma] [--compare space_to_depth|none] [--wall]`.
+`--compare space_to_depth`: `Speed(space_to_depth=False)` against `True`; `none`: `Speed()` alone. Process CPU time with one
 thread unless `--wall`. Compare thread counts in separate processes: changing `torch.set_num_threads` between the runs of
 one process made the two-thread runs several times slower than in a two-thread process."""
 import argparse, json, time
 import torch
-import rethinkmi.models as models
 from rethinkmi.models import Generator, DGWGAN, MinibatchDiscriminator, build_classifier
 from rethinkmi.preg import PReg
 from rethinkmi.inversion import invert, Attack
@@ -19,22 +17,15 @@ ap.add_argument("--ids", type=int, default=20, help="identities attacked (GMI: 5
 ap.add_argument("--steps", type=int, default=10)
 ap.add_argument("--repeats", type=int, default=3)
 ap.add_argument("--runs", default="gmi-baseline,gmi-lomma,kedmi-baseline,kedmi-lomma")
-ap.add_argument("--compare", default="space_to_depth", choices=["space_to_depth", "similarity", "none"])
+ap.add_argument("--compare", default="space_to_depth", choices=["space_to_depth", "none"])
 ap.add_argument("--wall", action="store_true", help="wall time even with one thread")
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
 wall = args.wall or args.threads > 1
 clock = time.perf_counter if wall else time.process_time
 
-class CdistSimilarity:
-    "The earlier formula: cdist's forward and, through autograd, its backward for both of its arguments."
-    @staticmethod
-    def apply(x): return torch.exp(-torch.cdist(x, x, p=1)).sum(-1) - 1
-
-new_similarity = models._L1Similarity
 def setting(after:bool) -> Speed:
-    "Put the setting `after` (or the one before) in place; the Speed to run with."
-    if args.compare == "similarity": models._L1Similarity = new_similarity if after else CdistSimilarity
+    "The Speed of the setting `after` (or the one before)."
     return Speed(space_to_depth=after) if args.compare == "space_to_depth" else Speed()
 
 torch.manual_seed(0)
