@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Mapping
 
 from .demo import Demo
+from .evaluation import bootstrap_ci
 from .overfitting import identity_losses, overfitting_gap
-from .results import ResultsTable, paired_difference
+from .results import ResultsTable, hit_matrix, paired_difference
 
 # %% auto #0
 __all__ = ['SWEEPS', 'setting', 'point_settings', 'mi_gap', 'sweep_point', 'run_sweeps', 'sweep_table']
@@ -65,7 +66,7 @@ def sweep_point(out:str|Path, # the run folder (the demo's, to reuse its stages)
                 public:str="same", # the public setting
                 device=None # see `default_device`
                ) -> list[dict]:
-    "The rows of one point of a sweep: its baseline, then the axis's variants with their paired differences to it."
+    "The rows of one point of a sweep: its baseline, then the axis's variants; top-1 intervals, and paired differences to the baseline."
     path, _, variants = sweeps[axis]
     s = base if value is None else point_settings(base, path, value)
     demo = Demo(out, s, device); b = demo if path.startswith("models.") else Demo(out, base, device)
@@ -73,6 +74,7 @@ def sweep_point(out:str|Path, # the run folder (the demo's, to reuse its stages)
     for d, v in [(b, "baseline")] + [(demo, v) for v in variants]:
         t0 = time.perf_counter(); r = d.results_row(method, v, public) | mi_gap(d, method, v, public)
         rows.append(r | dict(axis=axis, value=json.dumps(setting(s, path)), demo=value is None, row_s=round(time.perf_counter() - t0, 1)))
+    for r in rows: r["top1_ci"] = list(bootstrap_ci(hit_matrix(r).double().mean(1) * 100, seed=base["seed"]))
     for r in rows[1:]: r["d_top1"], r["d_top1_ci"] = paired_difference(r, rows[0], seed=base["seed"])
     return rows
 
@@ -92,6 +94,11 @@ def run_sweeps(out:str|Path, # the demo's run folder
     return table
 
 # %% ../nbs/10d_sweeps.ipynb #ef408152
+def _shown(value:str) -> str:
+    "A point's value as the table shows it: a list of (architecture, settings) pairs as its length, the rest as written."
+    v = json.loads(value)
+    return f"{len(v)} student{'s' * (len(v) > 1)}" if isinstance(v, list) and v and isinstance(v[0], list) else value
+
 def sweep_table(table:ResultsTable # what `run_sweeps` returned (or `ResultsTable.from_json` of its file)
                ) -> str:
     "Markdown: per axis and value, each variant's top-1 [95% CI], paired gain over the baseline [95% CI], MI-overfitting gap and seconds."
@@ -102,7 +109,7 @@ def sweep_table(table:ResultsTable # what `run_sweeps` returned (or `ResultsTabl
         for r in (r for r in table.rows if r["axis"] == axis):
             ci, d = r.get("top1_ci") or (math.nan, math.nan), r.get("d_top1_ci")
             gain = f"{r['d_top1']:+.1f} [{d[0]:+.1f}, {d[1]:+.1f}]" if d else ""
-            out.append(f"| {r['value']}{' (demo)' * bool(r['demo'])} | {r['variant']} | {r['top1']:.1f} [{ci[0]:.1f}, {ci[1]:.1f}] | {gain} "
+            out.append(f"| {_shown(r['value'])}{' (demo)' * bool(r['demo'])} | {r['variant']} | {r['top1']:.1f} [{ci[0]:.1f}, {ci[1]:.1f}] | {gain} "
                        f"| {r['ce_target']:.2f} | {r['ce_unseen']:.2f} | {r['mi_gap']:.2f} | {r['row_s']:.0f} |")
         out.append("")
     return "\n".join(out)
