@@ -34,9 +34,10 @@ def _anno_type(a) -> type|None:
 
 # %% ../nbs/10b_cli.ipynb #c1a0e003
 def _add_param(p:argparse.ArgumentParser, name:str, default, typ:type|None, doc:str):
-    "Add the parameter `name` to `p`: positional without a default, else an option; a `bool` is a flag."
+    "Add the parameter `name` to `p`: positional without a default, else an option; a `bool` is a flag (`--x/--no-x` when it defaults to None)."
     doc = (doc or "").replace("%", "%%") + ("" if default is None or default is inspect.Parameter.empty else f" (default: {default})")
-    if typ is bool and default is True: p.add_argument(f"--no-{name}", dest=name, action="store_false", help=doc)
+    if typ is bool and default is None: p.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=doc)
+    elif typ is bool and default is True: p.add_argument(f"--no-{name}", dest=name, action="store_false", help=doc)
     elif typ is bool: p.add_argument(f"--{name}", action="store_true", help=doc)
     elif default is inspect.Parameter.empty: p.add_argument(name, type=typ, help=doc)
     else: p.add_argument(f"--{name}", type=typ, default=default, help=doc)

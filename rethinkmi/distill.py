@@ -11,19 +11,21 @@ from typing import Sequence
 
 import torch
 import torch.nn as nn
+import torchvision
 from fastcore.meta import delegates
 from torch import Tensor
 
 from .core import RunDir, default_device, fingerprint, seed_everything
 from .distributed import ddp, get_world_size
 from .losses import ce_loss, reduce_loss
-from .models import build_classifier, freeze
+from .models import TorchvisionNet, build_classifier, freeze
 from .train_loop import Accel, TrainOptions, resume, train_epochs
 from .runs import train_stage
 from .training import classifier_accuracy, lr_schedule, random_flip, resize_to
 
 # %% auto #0
-__all__ = ['kd_loss', 'noise_stable_labels', 'PseudoLabels', 'distill', 'distill_students']
+__all__ = ['kd_loss', 'noise_stable_labels', 'PseudoLabels', 'distill', 'distill_students', 'imagenet_file', 'check_imagenet',
+           'load_imagenet']
 
 # %% ../nbs/06_distill.ipynb #5e971d07
 def _check_logits(student_logits:Tensor, # (B, K) logits of the student
@@ -141,7 +143,7 @@ def distill(teacher:nn.Module, # the target T: a classifier returning (features,
             pseudo:PseudoLabels|None=None, # the noise-stable pseudo-label term (`None`: off)
             momentum:float=0.9, # SGD momentum
             weight_decay:float=1e-4, # L2 weight decay
-            schedule:str="cosine", # "cosine" or "onecycle"
+            schedule:str="cosine", # "cosine", "onecycle" or "step" (the authors': halved every 20 epochs)
             flip:bool=True # random horizontal flips
            ) -> dict:
     "Distil `teacher` into `student` on public images; the student ends with its last epoch's weights, in eval mode; return the history."
@@ -150,7 +152,7 @@ def distill(teacher:nn.Module, # the target T: a classifier returning (features,
     batches = o.batches(public_data)
     _probe(teacher, student, acc.batch(next(iter(batches))[0][:2]), test_data)
     opt = torch.optim.SGD([p for p in student.parameters() if p.requires_grad], o.lr, momentum=momentum, weight_decay=weight_decay)
-    sched = lr_schedule(opt, schedule, o.lr, o.epochs * len(batches))
+    sched = lr_schedule(opt, schedule, o.lr, o.epochs * len(batches), epoch_steps=len(batches))
     s = dict(T=T, l2_weight=l2_weight, **_pseudo_settings(pseudo), flip=flip)
     config = dict(s, trainer="distill", epochs=o.epochs, lr=o.lr, batch_size=o.batch_size, momentum=momentum, weight_decay=weight_decay,
                   schedule=schedule, n_public=batches.n, seed=o.seed, teacher=fingerprint(teacher), world=get_world_size())
@@ -197,6 +199,7 @@ def distill_students(teacher:nn.Module, # the target: a classifier returning (fe
                      n_classes:int|None=None, # classes of the students (`None`: the teacher's `n_classes`)
                      data_key:str|None=None, # names the public data in the cache (`None`: its `fingerprint`)
                      opts:TrainOptions|None=None, # each student's run (its seed also seeds the student's initialisation; checkpoint and label are set per student)
+                     pretrained:bool=False, # start each EfficientNet from torchvision's ImageNet weights, read from its local cache (`load_imagenet`)
                      **kwargs # `distill`'s own settings: test_data, T, l2_weight, pseudo, momentum, weight_decay, schedule, flip
                     ) -> tuple[list[nn.Module], list[dict]]:
     "Distil one student per architecture from `teacher` on `public_data`, cached in `root`; return the frozen students and their histories."
@@ -204,12 +207,42 @@ def distill_students(teacher:nn.Module, # the target: a classifier returning (fe
     run, dev = (root if isinstance(root, RunDir) else RunDir(root)) if root is not None else None, default_device(o.device)
     K = n_classes or getattr(teacher, "n_classes", None)
     if K is None: raise ValueError("the teacher has no `n_classes` attribute: pass n_classes")
+    if pretrained: check_imagenet([a if isinstance(a, str) else a[0] for a in archs])
     base = dict(_student_settings(o, kwargs), teacher=fingerprint(teacher), public=_data_key(public_data, data_key), test=_test_key(kwargs.get("test_data")))
     students, histories = [], []
     for i, a in enumerate(archs):
         arch, kw = (a, {}) if isinstance(a, str) else a
         seed_everything(o.seed); m = build_classifier(arch, K, **kw)
+        if pretrained: load_imagenet(m)
         train = lambda ck: distill(teacher, m, public_data, opts=replace(o, ckpt_path=ck, desc=f"student {i} {arch}"), **kwargs)
-        h = train_stage(run, f"student-{arch}", dict(base, arch=arch, kw=kw), train, {"model": m}) if run else train(None)
+        h = train_stage(run, f"student-{arch}", dict(base, arch=arch, kw=kw) | ({"pretrained": True} if pretrained else {}), train, {"model": m}) if run else train(None)
         students.append(freeze(m.to(dev))); histories.append(h)
     return students, histories
+
+# %% ../nbs/06_distill.ipynb #6232f90d
+def imagenet_file(arch:str # a torchvision EfficientNet, e.g. "efficientnet_b0"
+                 ) -> tuple[Path, str]:
+    "The file in torchvision's cache holding the ImageNet weights of `arch` (`IMAGENET1K_V1`, torchvision's `pretrained=True`), and its address."
+    if not arch.startswith("efficientnet"): raise ValueError(f"{arch} has no ImageNet weights to start from (pretrained students are EfficientNets); start it from random weights (--no-pretrained)")
+    w = torchvision.models.get_model_weights(arch).IMAGENET1K_V1
+    return Path(torch.hub.get_dir())/"checkpoints"/Path(w.url).name, w.url
+
+# %% ../nbs/06_distill.ipynb #eff39823
+def check_imagenet(archs:Sequence[str] # the students' architectures
+                  ):
+    "A clear error naming the file torchvision looks for, and how to get it, unless every architecture's ImageNet weights are in its cache."
+    for arch in archs:
+        path, url = imagenet_file(arch)
+        if not path.is_file(): raise FileNotFoundError(
+            f"{path}: no such file: the ImageNet weights of {arch} are read from torchvision's cache, never downloaded; "
+            f"fetch {url} into {path.parent} (on a machine with internet: python -c \"import torchvision; torchvision.models.{arch}(weights='IMAGENET1K_V1')\" "
+            f"fills that machine's cache), or set TORCH_HOME to the folder above hub/checkpoints holding it")
+
+# %% ../nbs/06_distill.ipynb #766f2f41
+def load_imagenet(model:TorchvisionNet # an EfficientNet student of `build_classifier`
+                 ) -> TorchvisionNet:
+    "`model` with its body set to torchvision's ImageNet weights of its architecture, read from torchvision's cache."
+    check_imagenet([model.arch]); path, _ = imagenet_file(model.arch)
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    model.feature[0].load_state_dict({k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")})
+    return model

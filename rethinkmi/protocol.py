@@ -4,7 +4,7 @@
 
 # %% ../nbs/10c_protocol.ipynb #c5479621
 from __future__ import annotations
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -15,12 +15,13 @@ from torch import nn
 from .core import load_checkpoint, progress, save_checkpoint, seed_everything
 from .data import SplitDataset, celeba_transform, ffhq_transform
 from .demo import METHOD_NAMES, VARIANT_NAMES
-from .distill import distill_students
+from .distill import check_imagenet, distill_students
 from .distributed import agree, is_main, process_group, sharded_invert
 from .evaluation import evaluate_images
 from .fast_inversion import Speed
 from .inversion import Attack, Records, variant_config
 from .models import Generator
+from .parity import resolve_protocol
 from .net_files import build_net, check_file, classifier_kwargs, load_net, parse_archs, save_net
 from .preg import PReg
 from .results import ResultsTable, check_convention, evaluate_attack, reconstruction_grid
@@ -192,8 +193,12 @@ class DistillTraining:
     "How the students learn from the target (the paper's settings; `l2_weight` > 0: the report's KL + L2)."
     l2_weight:float=0.0 # beta of the report's L2 term on the logits (0: KL only, the paper)
     epochs:int=20 # passes over the public images
-    lr:float=0.01 # peak learning rate (cosine schedule, SGD with momentum)
+    lr:float=0.01 # (peak) learning rate of SGD with momentum
     batch_size:int=64 # images per step
+    pretrained:bool|None=None # EfficientNet students start from ImageNet weights (torchvision's cache); None: the protocol's
+    schedule:str|None=None # learning-rate schedule: "cosine" or "step" (halved every 20 epochs); None: the protocol's
+    flip:bool|None=None # random horizontal flips of the public images; None: the protocol's
+    amp:bool|None=None # bf16 autocast; None: the protocol's (ours: on CUDA; reference: fp32)
 
 # %% ../nbs/10c_protocol.ipynb #e8e01b46
 def run_distill(out:str, # the run folder
@@ -204,21 +209,25 @@ def run_distill(out:str, # the run folder
                 test:str|None=None, # split file of the private test images: student accuracy per epoch (never used for training)
                 training:DistillTraining=DistillTraining(), # L2 weight, epochs, learning rate, batch size
                 device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
-                seed:int=0 # seeds the students' initialisation and training
+                seed:int=0, # seeds the students' initialisation and training
+                protocol:str="ours" # "ours" or "reference" (the authors' students: ImageNet weights, their schedule, no flips, fp32; `07c_parity`)
                ) -> list[Path]:
     "Distil the target into students on a public split file; write `out/student<i>-<arch>.pt` and `out/run.json`."
     args = flat_arguments(locals()); out = Path(out); _need(target=target.target, public=images.public, root=images.root); check_output(out)
     device = process_group(device); agree(args, "the distillation")         # under torchrun: data-parallel (DDP)
+    P = resolve_protocol(protocol, device, **{k: getattr(training, k) for k in ("pretrained", "schedule", "flip", "amp")})
     T, specs, data = target.load(device), parse_archs(archs, size), images.load(size)
+    if P.pretrained: check_imagenet([a for a, _ in specs])
     te = split_data(test, images.root, "celeba", size) if test else None
     if te is not None: _check_split_labels(te, T.n_classes)
     rec = start_run(out, "distill", args, seed, args["device"]) if is_main() else None
-    o = TrainOptions(training.epochs, training.lr, training.batch_size, seed, device)
-    students, hs = distill_students(T, data, specs, root=out/"cache", opts=o, l2_weight=training.l2_weight, test_data=te)
+    o = TrainOptions(training.epochs, training.lr, training.batch_size, seed, device, amp=P.amp)
+    students, hs = distill_students(T, data, specs, root=out/"cache", opts=o, l2_weight=training.l2_weight, test_data=te,
+                                    pretrained=P.pretrained, schedule=P.schedule, flip=P.flip)
     paths = [out/f"student{i}-{a}.pt" for i, (a, _) in enumerate(specs)]
     if is_main():
         for s, p, (a, kw) in zip(students, paths, specs): save_net(s, p, a, n_classes=T.n_classes, **kw)
-        finish_run(out, rec, test_top1=[h["test_top1"][-1] if "test_top1" in h else None for h in hs], outputs=[str(p) for p in paths])
+        finish_run(out, rec, protocol=P.record("distill"), test_top1=[h["test_top1"][-1] if "test_top1" in h else None for h in hs], outputs=[str(p) for p in paths])
     return paths
 
 # %% ../nbs/10c_protocol.ipynb #75c3101f
@@ -227,16 +236,17 @@ def run_preg(out:str, # the run folder
              images:PublicImages=PublicImages(), # the public images its features are measured on
              n:int=5000, # public images used (the paper: 5,000)
              device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
-             seed:int=0 # seeds random transforms (none by default)
+             seed:int=0, # seeds random transforms (none by default)
+             protocol:str="ours" # recorded: P_reg is estimated alike under "ours" and "reference"
             ) -> Path:
     "Estimate P_reg of the target on a public split file; write `out/p_reg.pt` and `out/run.json`."
     args = flat_arguments(locals()); out = Path(out); _need(target=target.target, public=images.public, root=images.root); check_output(out)
-    device = process_group(device); agree(args, "P_reg")
+    device = process_group(device); agree(args, "P_reg"); P = resolve_protocol(protocol, device)
     if not is_main(): return out/"p_reg.pt"                   # one pass over n images: rank 0 alone
     T = target.load(device); data = images.load(T.input_size)
     rec = start_run(out, "preg", args, seed, args["device"])
     p = PReg.estimate(T, data, n=min(n, len(data)), device=device, seed=seed).save(out/"p_reg.pt")
-    finish_run(out, rec, n_images=min(n, len(data)), outputs=[str(p)])
+    finish_run(out, rec, protocol=P.record("preg"), n_images=min(n, len(data)), outputs=[str(p)])
     return p
 
 # %% ../nbs/10c_protocol.ipynb #63710f69
@@ -250,9 +260,10 @@ class AttackSettings:
     iters:int=2400 # optimisation steps
     public:str="same" # the public setting of the GAN's data, for the results table: same (CelebA) or shifted (FFHQ)
     lam:float=1.0 # weight of the feature regulariser
-    p_reg_mode:str="sample" # "sample" (the paper) or "fixed" (its mean, as the reference code)
+    p_reg_mode:str|None=None # "sample" (the paper) or "fixed" (its mean, as the authors' code); None: the protocol's
     chunk_size:int=0 # latents per forward pass (0: all on a CPU, a memory budget on a GPU)
     ckpt_every:int=300 # steps between checkpoints of the attack's state (a rerun resumes from the last)
+    amp:bool|None=None # bf16 autocast; None: the protocol's (ours: on CUDA; reference: fp32)
 
 # %% ../nbs/10c_protocol.ipynb #fd63d90a
 def attack_inputs(target:TargetFile, # the target
@@ -288,21 +299,24 @@ def run_attack(out:str, # the run folder
                p_reg:str|None=None, # a P_reg file of `rethinkmi preg` or a reference `*_p_reg.pt` (variants lom, lomma, lomma+l2)
                settings:AttackSettings=AttackSettings(), # method, variant, identities, samples, steps ...
                device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
-               seed:int=0 # seeds the attack's noise
+               seed:int=0, # seeds the attack's noise
+               protocol:str="ours" # "ours" or "reference" (P_reg at its mean, KEDMI groups of 60, fp32; `07c_parity`)
               ) -> Path:
     "Attack a target with GMI or KEDMI and a LOMMA variant; write `out/attack.pt`, `out/images.pt` and `out/run.json`."
     args = flat_arguments(locals()); out = Path(out); _need(target=target.target, G=G, D=D); check_output(out)
     dev = process_group(device); agree(args, "the attack")     # under torchrun: the ranks share the identities
-    T, Gn, Dn, S, P, labels = attack_inputs(target, G, D, students, student_archs, p_reg, settings, dev)
+    P = resolve_protocol(protocol, dev, p_reg_mode=settings.p_reg_mode, amp=settings.amp)
+    T, Gn, Dn, S, Pr, labels = attack_inputs(target, G, D, students, student_archs, p_reg, settings, dev)
+    if settings.method == "kedmi": Dn.group_size = P.kedmi_group or Dn.group_size; P = replace(P, kedmi_group=Dn.group_size)
     rec, s = start_run(out, "attack", args, seed, device) if is_main() else None, settings
-    a = Attack(lam=s.lam, iters=s.iters, n_seeds=s.n_seeds, seed=seed, p_reg_mode=s.p_reg_mode)
-    r = sharded_invert(Gn, Dn, [T, *S], labels, s.method, variant=s.variant, p_reg=P, device=dev, attack=a,
-                       speed=Speed(chunk_size=s.chunk_size or None), records=Records(out/"attack.ckpt", s.ckpt_every))
+    a = Attack(lam=s.lam, iters=s.iters, n_seeds=s.n_seeds, seed=seed, p_reg_mode=P.p_reg_mode)
+    r = sharded_invert(Gn, Dn, [T, *S], labels, s.method, variant=s.variant, p_reg=Pr, device=dev, attack=a,
+                       speed=Speed(chunk_size=s.chunk_size or None, amp=P.amp), records=Records(out/"attack.ckpt", s.ckpt_every))
     if is_main():
         x = r.images(Gn, dev)
         save_checkpoint(dict(z=r.z, labels=r.labels, history=r.history, mu=r.mu, log_var=r.log_var), out/"attack.pt")
         save_checkpoint(dict(images=x.mul(255).round().to(torch.uint8), labels=r.labels), out/"images.pt")
-        finish_run(out, rec, method=METHOD_NAMES[s.method], variant=VARIANT_NAMES[s.variant], public=s.public,
+        finish_run(out, rec, protocol=P.record("attack"), method=METHOD_NAMES[s.method], variant=VARIANT_NAMES[s.variant], public=s.public,
                    final_loss={k: v[-1] for k, v in r.history.items() if v}, outputs=[str(out/"attack.pt"), str(out/"images.pt")])
     return out/"images.pt"
 
@@ -326,11 +340,12 @@ def run_evaluate(out:str, # the run folder of the evaluation (results.json/md/cs
                  fid_images:str="all", # Fréchet distance over "all" reconstructions or the "successful" ones
                  device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
                  seed:int=0, # seed of the bootstrap intervals (the rest of the evaluation is deterministic)
-                 convention:str="ours" # accuracy columns of results.md: "ours", "authors" or "both" (results.json/csv hold all)
+                 convention:str|None=None, # accuracy columns of results.md: "ours", "authors" or "both" (results.json/csv hold all); None: the protocol's
+                 protocol:str="ours" # "ours" or "reference" (results.md in the authors' conventions; `07c_parity`)
                 ) -> ResultsTable:
     "Evaluate attack run folders: top-1/top-5 (± std over samples, 95% intervals, paired differences), KNN distance, Fréchet distance; write the results."
     args = flat_arguments(locals()); out = Path(out); _need(attacks=attacks, eval_model=eval_model, private=private, root=root); check_output(out)
-    check_convention(convention)
+    P = resolve_protocol(protocol, convention=convention); check_convention(P.convention)
     device = process_group(device); agree(args, "the evaluation")
     if not is_main(): return None                                # rank 0 alone
     runs = [Path(a) for a in attacks.split(",") if a]
@@ -352,8 +367,8 @@ def run_evaluate(out:str, # the run folder of the evaluation (results.json/md/cs
         correct = evaluate_images(E, x[:, 0], d["labels"], device=device)["correct"]
         fig = reconstruction_grid(px, py, x[:, 0], d["labels"], correct); p = out/"grids"/f"{a.name}.png"; p.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(p, dpi=65); plt.close(fig)
-    table.add_intervals(seed=seed).to_json(out/"results.json"); table.to_csv(out/"results.csv"); (out/"results.md").write_text(table.to_markdown(convention=convention) + "\n")
-    finish_run(out, rec, rows=len(table), outputs=[str(out/f"results.{e}") for e in ("json", "md", "csv")])
+    table.add_intervals(seed=seed).to_json(out/"results.json"); table.to_csv(out/"results.csv"); (out/"results.md").write_text(table.to_markdown(convention=P.convention) + "\n")
+    finish_run(out, rec, protocol=P.record("evaluate"), rows=len(table), outputs=[str(out/f"results.{e}") for e in ("json", "md", "csv")])
     return table
 
 # %% ../nbs/10c_protocol.ipynb #783f33c5

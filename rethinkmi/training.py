@@ -54,11 +54,14 @@ def classifier_accuracy(model:nn.Module, # a classifier returning (features, log
     return dict(loss=float(loss) / n, top1=float(hits[0]) / n, top5=float(hits[1]) / n)
 
 # %% ../nbs/03_training.ipynb #df0c9416
-def lr_schedule(opt, schedule:str, lr:float, total:int):
-    "The learning-rate schedule: one-cycle or cosine over `total` steps."
+def lr_schedule(opt, schedule:str, lr:float, total:int,
+                epoch_steps:int=1 # optimiser steps per epoch (the "step" schedule counts in epochs)
+               ):
+    "The learning-rate schedule, stepped once per optimiser step: one-cycle or cosine over `total` steps, or halved every 20 epochs."
     if schedule == "onecycle": return torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=total)
     if schedule == "cosine": return torch.optim.lr_scheduler.CosineAnnealingLR(opt, total)
-    raise ValueError(f"schedule must be 'onecycle' or 'cosine', got {schedule!r}")
+    if schedule == "step": return torch.optim.lr_scheduler.StepLR(opt, 20 * epoch_steps, gamma=0.5)
+    raise ValueError(f"schedule must be 'onecycle', 'cosine' or 'step', got {schedule!r}")
 
 # %% ../nbs/03_training.ipynb #3cf12def
 def random_flip(x:Tensor) -> Tensor:

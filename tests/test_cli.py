@@ -174,3 +174,39 @@ def test_attack_with_reference_format_checkpoints(tmp_path):
        "--ids", "0,999", "--n_seeds", 1, "--iters", 2, "--device", "cpu")
     x = load_checkpoint(tmp_path/"a/images.pt", unwrap=False)
     assert x["images"].shape == (2, 1, 3, 64, 64) and x["labels"].tolist() == [0, 999]
+
+
+def test_reference_protocol(chain, tmp_path, monkeypatch):
+    """`--protocol reference` on attack, distill and evaluate, recorded in run.json; the distillation reads the authors'
+    split files and starts an EfficientNet-B0 from a stand-in of torchvision's cached ImageNet file (never downloaded)."""
+    import torchvision
+    from rethinkmi.distill import imagenet_file
+    tmp, data = chain["tmp"], chain["data"]
+    ked = ["--G", tmp/"kedmi/G.pt", "--D", tmp/"kedmi/D.pt", "--method", "kedmi", "--variant", "lomma"]
+    ok("attack", tmp_path/"a", *ked, "--protocol", "reference", *chain["attack"])
+    rec = read_run(tmp_path/"a")
+    assert rec["arguments"]["protocol"] == "reference" and rec["protocol"] == dict(name="reference", p_reg_mode="fixed", kedmi_group=60, amp=False)
+    ok("attack", tmp_path/"a2", *ked, "--protocol", "reference", "--p_reg_mode", "sample", "--amp", *chain["attack"])  # explicit settings win
+    assert read_run(tmp_path/"a2")["protocol"] == dict(name="reference", p_reg_mode="sample", kedmi_group=60, amp=True)
+    ok("attack", tmp_path/"a3", *ked, *chain["attack"])
+    assert read_run(tmp_path/"a3")["protocol"] == dict(name="ours", p_reg_mode="sample", kedmi_group=8, amp=False)  # D's training batch
+    ok("evaluate", tmp_path/"ev", "--attacks", tmp_path/"a", "--eval_model", tmp/"eval/model.pt", "--private", data/"train.txt",
+       "--root", data, "--protocol", "reference", *chain["common"])
+    assert read_run(tmp_path/"ev")["protocol"] == dict(name="reference", convention="authors")
+    assert "authors' std" in (tmp_path/"ev/results.md").read_text()
+
+    meta = tmp_path/"meta"; meta.mkdir()  # the authors' split files: "<image> <label>" / "<image>" lines
+    (meta/"testset.txt").write_text((data/"test.txt").read_text()); (meta/"ganset.txt").write_text((data/"public.txt").read_text())
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path/"torch"))
+    dist = ["--target", tmp/"target/model.pt", "--public", meta/"ganset.txt", "--test", meta/"testset.txt", "--root", data,
+            "--archs", "efficientnet_b0", "--size", 32, "--epochs", 1, "--batch_size", 8, "--protocol", "reference", *chain["common"]]
+    rc, out, err = cli("distill", tmp_path/"s", *dist)
+    path = tmp_path/"torch/hub/checkpoints"/imagenet_file("efficientnet_b0")[1].rsplit("/", 1)[1]
+    assert rc == 1 and err.count("\n") == 1 and f"{path}: no such file" in err and "IMAGENET1K_V1" in err, err
+    assert not (tmp_path/"s").exists()  # nothing was started
+    path.parent.mkdir(parents=True); torch.save(torchvision.models.efficientnet_b0().state_dict(), path)
+    ok("distill", tmp_path/"s", *dist)
+    rec = read_run(tmp_path/"s")
+    assert rec["protocol"] == dict(name="reference", amp=False, pretrained=True, schedule="step", flip=False) and rec["test_top1"][0] is not None
+    rc, out, err = cli("distill", tmp_path/"s2", *dist[:-6], "--archs", "tiny_student:2", "--protocol", "reference", *chain["common"])
+    assert rc == 1 and "tiny_student has no ImageNet weights" in err and "--no-pretrained" in err, err
