@@ -90,14 +90,14 @@ def train_classifier(model:nn.Module, # a classifier returning (features, logits
                      opts:TrainOptions|None=None, # the run: epochs (default 20), peak learning rate (0.1), batch size, seed, device, checkpoint...
                      momentum:float=0.9, # SGD momentum (Nesterov); the one-cycle schedule cycles it between 0.85 and 0.95 instead
                      weight_decay:float=5e-4, # L2 weight decay
-                     schedule:str="onecycle", # "onecycle" or "cosine"
+                     schedule:str="onecycle", # "onecycle", "cosine" or "step" (`lr_schedule`)
                      flip:bool=True # random horizontal flips
                     ) -> dict:
     "Train `model` with SGD + momentum and a schedule; keep the best epoch's weights by test top-1; return the history."
     o = TrainOptions.fill(opts, epochs=20, lr=0.1, desc="classifier"); acc = o.accel(); acc.model(model); net = ddp(model)
     batches = o.batches(train_data)
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], o.lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
-    sched = lr_schedule(opt, schedule, o.lr, o.epochs * len(batches))
+    sched = lr_schedule(opt, schedule, o.lr, o.epochs * len(batches), epoch_steps=len(batches))
     config = dict(trainer="classifier", epochs=o.epochs, lr=o.lr, batch_size=o.batch_size, momentum=momentum, weight_decay=weight_decay,
                   schedule=schedule, flip=flip, n_train=batches.n, seed=o.seed, world=get_world_size())
     start, h, ck = resume(o, config, model=model, opt=opt, sched=sched)

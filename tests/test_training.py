@@ -28,8 +28,8 @@ def test_dataset_path_resumes_exactly(tmp_path):
 
 def test_bad_schedule_and_shapes():
     train, test = _data()
-    with pytest.raises(ValueError, match="schedule must be 'onecycle' or 'cosine', got 'step'"):
-        train_classifier(_model(), train, test, TrainOptions(1, device="cpu"), schedule="step")
+    with pytest.raises(ValueError, match="schedule must be 'onecycle', 'cosine' or 'step', got 'linear'"):
+        train_classifier(_model(), train, test, TrainOptions(1, device="cpu"), schedule="linear")
     with pytest.raises(ValueError, match="expects N x 3 x 32 x 32 images, got"):
         train_classifier(_model(), SynthFaces(6, 2, size=16), opts=TrainOptions(1, device="cpu"))
     with pytest.raises(ValueError, match="no batch of 64 in a data set of 12 items"):
