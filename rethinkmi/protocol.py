@@ -21,7 +21,7 @@ from .evaluation import evaluate_images
 from .fast_inversion import Speed
 from .inversion import Attack, Records, variant_config
 from .models import Generator
-from .parity import resolve_protocol
+from .parity import USES, resolve_protocol
 from .net_files import build_net, check_file, classifier_kwargs, load_net, parse_archs, save_net
 from .preg import PReg
 from .results import ResultsTable, check_convention, evaluate_attack, reconstruction_grid
@@ -215,7 +215,7 @@ def run_distill(out:str, # the run folder
     "Distil the target into students on a public split file; write `out/student<i>-<arch>.pt` and `out/run.json`."
     args = flat_arguments(locals()); out = Path(out); _need(target=target.target, public=images.public, root=images.root); check_output(out)
     device = process_group(device); agree(args, "the distillation")         # under torchrun: data-parallel (DDP)
-    P = resolve_protocol(protocol, device, **{k: getattr(training, k) for k in ("pretrained", "schedule", "flip", "amp")})
+    P = resolve_protocol(protocol, device, **{k: getattr(training, k) for k in USES["distill"]})
     T, specs, data = target.load(device), parse_archs(archs, size), images.load(size)
     if P.pretrained: check_imagenet([a for a, _ in specs])
     te = split_data(test, images.root, "celeba", size) if test else None
