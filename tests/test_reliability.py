@@ -1,0 +1,136 @@
+"""Reliability under faults, with real processes: SIGINT and SIGTERM during an attack or a training stage save the current
+step and exit 130/143 with one line, and the rerun ends where an uninterrupted run ends; a checkpoint write that fails
+leaves the previous checkpoint intact and ends the command with one line naming the file."""
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+
+import pytest
+import torch
+
+from rethinkmi.core import load_checkpoint
+
+ENV = {**os.environ, "RETHINKMI_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
+
+NETS = r'''
+import torch
+from rethinkmi.core import seed_everything
+from rethinkmi.models import DGWGAN, Generator, build_classifier
+from rethinkmi.preg import PReg
+torch.set_num_threads(1); seed_everything(0)
+G, D = Generator(size=32, width=4).eval(), DGWGAN(size=32, width=4).eval()
+T = build_classifier("tiny_vgg", 10, width=4, input_size=32).eval()
+S = build_classifier("tiny_student", 10, width=4, input_size=32).eval()
+p_reg = PReg(torch.zeros(T.feat_dim), torch.ones(T.feat_dim))
+'''
+
+ATTACK = NETS + r'''
+import sys, time
+from rethinkmi.inversion import Attack, Records, invert
+def attack(ckpt, callback=None):
+    return invert(G, D, [T, S], [1, 4, 6], variant="lomma", p_reg=p_reg, attack=Attack(iters=30, n_seeds=2), device="cpu",
+                  records=Records(ckpt, ckpt_every=5, log_every=5), callback=callback)
+def tell(t): print(t, flush=True); time.sleep(0.05)         # slowed down so that the signal lands mid-run
+if __name__ == "__main__": attack(sys.argv[1], tell)
+'''
+
+
+def wait_for_line(p, n:int):
+    "Read the child's step lines until step `n` (the child must still be running)."
+    for line in p.stdout:
+        if int(line) >= n: return
+    raise AssertionError("the child ended before it could be interrupted")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_attack_signal_saves_and_resumes(tmp_path, sig):
+    ckpt = tmp_path/"attack.ckpt"
+    p = subprocess.Popen([sys.executable, "-c", ATTACK, str(ckpt)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_line(p, 7); p.send_signal(sig)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 128 + sig, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"stopped by {signal.Signals(sig).name}" in lines[0] and str(ckpt) in lines[0], err
+    stopped = load_checkpoint(ckpt, unwrap=False)["step"]
+    assert 7 <= stopped < 30 and f"at step {stopped}/30" in lines[0]
+    ns = {}; exec(ATTACK.replace('if __name__ == "__main__"', "if False"), ns)
+    full, resumed = ns["attack"](None), ns["attack"](ckpt)
+    assert torch.equal(full.z, resumed.z) and full.history == resumed.history
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # the handlers are given back
+
+
+TRAIN = r'''
+import sys, time, torch
+from rethinkmi.data import SynthFaces
+from rethinkmi.models import build_classifier
+from rethinkmi.training import train_classifier
+from rethinkmi.train_loop import TrainOptions
+torch.set_num_threads(1)
+def train(ckpt, callback=None):
+    torch.manual_seed(0); m = build_classifier("tiny_vgg", 4, width=4, input_size=16)
+    h = train_classifier(m, SynthFaces(4, 8, size=16), opts=TrainOptions(epochs=6, lr=0.05, batch_size=8, device="cpu", ckpt_path=ckpt, callback=callback))
+    return m, h
+def tell(epoch, h): print(epoch, flush=True); time.sleep(0.3)
+if __name__ == "__main__": train(sys.argv[1], tell)
+'''
+
+
+def test_training_signal_saves_and_resumes(tmp_path):
+    ckpt = tmp_path/"train.ckpt"
+    p = subprocess.Popen([sys.executable, "-c", TRAIN, str(ckpt)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_line(p, 2); p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "stopped by SIGTERM" in lines[0] and str(ckpt) in lines[0], err
+    stopped = load_checkpoint(ckpt, unwrap=False)["epoch"]
+    assert 2 <= stopped < 6 and f"after epoch {stopped}/6" in lines[0]
+    ns = {}; exec(TRAIN.replace('if __name__ == "__main__"', "if False"), ns)
+    (full, h_full), (resumed, h) = ns["train"](None), ns["train"](ckpt)
+    for a, b in zip(full.state_dict().values(), resumed.state_dict().values()): assert torch.equal(a, b)
+    assert h["train_loss"] == h_full["train_loss"] and h["train_acc"] == h_full["train_acc"]
+
+
+def reference_files(tmp:Path) -> list[str]:
+    "Random-weight networks in the authors' file formats (VGG16 target, GMI's GAN at 64x64) and the `attack` options reading them."
+    from rethinkmi.reference_checkpoints import fake_reference_checkpoint
+    layouts = json.loads((Path(__file__).parents[1]/"nbs"/"reference_layouts.json").read_text())
+    for name, file in [("VGG16", "VGG16.tar"), ("Generator", "G.tar"), ("DGWGAN", "D.tar")]:
+        fake_reference_checkpoint(layouts[name]["state_dict"], tmp/file)
+    return ["--target", str(tmp/"VGG16.tar"), "--target_arch", "VGG16", "--G", str(tmp/"G.tar"), "--D", str(tmp/"D.tar"),
+            "--method", "gmi", "--variant", "baseline", "--ids", "0,7", "--n_seeds", "1", "--device", "cpu"]
+
+CLI = "import sys; from rethinkmi.cli import main; sys.exit(main())"
+FULL_DISK = r'''
+import errno, os, sys, torch
+save = torch.save
+def full_disk(obj, f, *a, **k):   # writes half a checkpoint, then fails as a full disk does
+    if ".attack.ckpt." in os.readlink(f"/proc/self/fd/{f.fileno()}"): f.write(b"half a checkpoint"); raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return save(obj, f, *a, **k)
+torch.save = full_disk
+from rethinkmi.cli import main; sys.exit(main())
+'''
+
+
+def test_cli_attack_sigterm_and_full_disk(tmp_path):
+    "The `attack` command: SIGTERM exits 143 with one line and resumes exactly; a failing checkpoint write exits 1 with one line."
+    args, out = reference_files(tmp_path), tmp_path/"a"
+    cmd = [sys.executable, "-c", CLI, "attack", str(out), *args, "--ckpt_every", "1"]
+    p = subprocess.Popen(cmd + ["--iters", "12"], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out/"attack.ckpt").exists():
+        assert p.poll() is None and time.time() < deadline, p.stderr.read()
+        time.sleep(0.02)
+    p.send_signal(signal.SIGTERM); _, err = p.communicate(timeout=120)
+    assert p.returncode == 143 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert str(out/"attack.ckpt") in err and "stopped by SIGTERM" in err
+    stopped = load_checkpoint(out/"attack.ckpt", unwrap=False)["step"]
+    assert 1 <= stopped < 12
+    r = subprocess.run(cmd[:1] + ["-c", FULL_DISK] + cmd[3:] + ["--iters", "12"], env=ENV, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith(f"rethinkmi attack: error: {out/'attack.ckpt'}: cannot write the checkpoint (No space left on device)")
+    assert load_checkpoint(out/"attack.ckpt", unwrap=False)["step"] == stopped          # the previous checkpoint, intact
+    assert not list(out.glob(".attack.ckpt.*"))                                       # and no temporary file left
+    from rethinkmi.cli import main                                                   # the rest in this process: quicker
+    assert main([*cmd[3:], "--iters", "12"]) == 0 and main([*cmd[3:4], str(tmp_path/"solo"), *cmd[5:], "--iters", "12"]) == 0
+    a, b = (load_checkpoint(d/"attack.pt", unwrap=False) for d in (out, tmp_path/"solo"))
+    assert torch.equal(a["z"], b["z"]) and a["history"] == b["history"]
