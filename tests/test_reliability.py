@@ -115,7 +115,7 @@ def test_cli_attack_sigterm_and_full_disk(tmp_path):
     "The `attack` command: SIGTERM exits 143 with one line and resumes exactly; a failing checkpoint write exits 1 with one line."
     args, out = reference_files(tmp_path), tmp_path/"a"
     cmd = [sys.executable, "-c", CLI, "attack", str(out), *args, "--ckpt_every", "1"]
-    p = subprocess.Popen(cmd + ["--iters", "12"], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(cmd + ["--iters", "6"], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (out/"attack.ckpt").exists():
         assert p.poll() is None and time.time() < deadline, p.stderr.read()
@@ -124,13 +124,13 @@ def test_cli_attack_sigterm_and_full_disk(tmp_path):
     assert p.returncode == 143 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert str(out/"attack.ckpt") in err and "stopped by SIGTERM" in err
     stopped = load_checkpoint(out/"attack.ckpt", unwrap=False)["step"]
-    assert 1 <= stopped < 12
-    r = subprocess.run(cmd[:1] + ["-c", FULL_DISK] + cmd[3:] + ["--iters", "12"], env=ENV, capture_output=True, text=True, timeout=300)
+    assert 1 <= stopped < 6
+    r = subprocess.run(cmd[:1] + ["-c", FULL_DISK] + cmd[3:] + ["--iters", "6"], env=ENV, capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr.startswith(f"rethinkmi attack: error: {out/'attack.ckpt'}: cannot write the checkpoint (No space left on device)")
     assert load_checkpoint(out/"attack.ckpt", unwrap=False)["step"] == stopped          # the previous checkpoint, intact
     assert not list(out.glob(".attack.ckpt.*"))                                       # and no temporary file left
     from rethinkmi.cli import main                                                   # the rest in this process: quicker
-    assert main([*cmd[3:], "--iters", "12"]) == 0 and main([*cmd[3:4], str(tmp_path/"solo"), *cmd[5:], "--iters", "12"]) == 0
+    assert main([*cmd[3:], "--iters", "6"]) == 0 and main([*cmd[3:4], str(tmp_path/"solo"), *cmd[5:], "--iters", "6"]) == 0
     a, b = (load_checkpoint(d/"attack.pt", unwrap=False) for d in (out, tmp_path/"solo"))
     assert torch.equal(a["z"], b["z"]) and a["history"] == b["history"]
