@@ -134,3 +134,35 @@ def test_cli_attack_sigterm_and_full_disk(tmp_path):
     assert main([*cmd[3:], "--iters", "6"]) == 0 and main([*cmd[3:4], str(tmp_path/"solo"), *cmd[5:], "--iters", "6"]) == 0
     a, b = (load_checkpoint(d/"attack.pt", unwrap=False) for d in (out, tmp_path/"solo"))
     assert torch.equal(a["z"], b["z"]) and a["history"] == b["history"]
+
+
+CAPPED = r'''
+import json, os, resource, sys, torch
+torch.set_num_threads(1)
+from rethinkmi.fast_inversion import Speed
+from rethinkmi.inversion import Attack, invert
+from rethinkmi.models import DGWGAN, Generator, build_classifier
+def rss(): return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+torch.manual_seed(0)
+T, G, D = build_classifier("IR152", 8).eval(), Generator(size=64, width=8).eval(), DGWGAN(size=64, width=8).eval()
+before, slack = rss(), peak() - rss()
+r = invert(G, D, [T], list(range(8)), attack=Attack(iters=1, n_seeds=4), device="cpu", speed=Speed(chunk_size=int(sys.argv[1]) or None))
+torch.save(r.z, sys.argv[2])
+print(json.dumps(dict(growth=peak() - before, slack=slack, chunk=r.chunk_size)))
+'''
+
+
+def test_ir152_attack_stays_under_a_memory_cap(tmp_path):
+    """IR152 at 64x64, 32 latents, one step: under RETHINKMI_MEMORY=900M the process's peak resident memory grows by less than
+    the cap (chunks); the same attack in one chunk grows by more (so the measurement can fail); both end at the same latents."""
+    cap, runs = "900M", {}
+    for name, chunk, env in [("capped", 0, {**ENV, "RETHINKMI_MEMORY": cap}), ("whole", 32, ENV)]:
+        r = subprocess.run([sys.executable, "-c", CAPPED, str(chunk), str(tmp_path/f"{name}.pt")], env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        runs[name] = json.loads(r.stdout.strip().splitlines()[-1])
+    limit = 900 * 2**20
+    assert runs["capped"]["slack"] < limit / 8 and runs["whole"]["slack"] < limit / 8    # the peak before the attack was near the baseline
+    assert 1 <= runs["capped"]["chunk"] < 32 and runs["whole"]["chunk"] == 32
+    assert runs["capped"]["growth"] < limit < runs["whole"]["growth"], runs
+    torch.testing.assert_close(torch.load(tmp_path/"capped.pt"), torch.load(tmp_path/"whole.pt"), atol=1e-5, rtol=0)
