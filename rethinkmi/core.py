@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #4c1794ee
 from __future__ import annotations
-import hashlib, json, os, pickle, random, signal, sys, tempfile, threading, time, zipfile
+import contextlib, hashlib, json, os, pickle, random, signal, sys, tempfile, threading, time, zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['default_device', 'upcast', 'seed_everything', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'Interrupted',
-           'StopRequests', 'config_hash', 'RunDir', 'tensors_hash', 'fingerprint', 'LogProgress', 'progress']
+           'StopRequests', 'config_hash', 'RunDir', 'file_lock', 'tensors_hash', 'fingerprint', 'LogProgress',
+           'progress']
 
 # %% ../nbs/00_core.ipynb #dbfb96f3
 def default_device(device:str|torch.device|None=None # "cpu", "cuda", "cuda:1"...; `None`: `$RETHINKMI_DEVICE`, else CUDA when present, else CPU
@@ -168,6 +169,24 @@ class RunDir:
         "Where the artefact of `stage` with `config` lives."
         return self.root/f"{stage}-{config_hash(config)}.{ext}"
 
+# %% ../nbs/00_core.ipynb #50c0ac47
+@contextlib.contextmanager
+def file_lock(path:str|Path, # the lock file (created if missing, left in place afterwards)
+              waiting:str|None=None # printed (to standard error) when another process holds the lock
+             ):
+    "Hold an exclusive `flock` on `path` inside the block, waiting for another holder to finish; a no-op where locks are unavailable."
+    try:
+        import fcntl
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except (ImportError, OSError): yield; return                 # no locks here, or a folder that cannot be written
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting: print(waiting, file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally: os.close(fd)                                        # closing the file releases the lock
+
 # %% ../nbs/00_core.ipynb #0bcce388
 @patch
 def cached(self:RunDir, stage:str, # the stage's name, e.g. "target"
@@ -175,15 +194,17 @@ def cached(self:RunDir, stage:str, # the stage's name, e.g. "target"
            make:Callable[[], Any], # computes the artefact (a checkpointable object) when it is not stored yet
            write:bool=True # store what `make` computed (off on all ranks but one of a distributed run)
           ) -> Any:
-    "The stored artefact of `stage` for `config`, computed with `make()` and saved first if missing."
+    "The stored artefact of `stage` for `config`, computed with `make()` and saved first if missing (one process at a time)."
     p = self.path(stage, config)
     if p.exists(): return load_checkpoint(p, unwrap=False)
     if self.read_only: raise FileNotFoundError(f"{p}: missing from the finished run (deleted, or made with other settings); "
                                                "this run folder is opened read-only, so nothing is recomputed")
-    obj = make()
-    if not write: return obj
-    save_checkpoint(obj, p)
-    p.with_suffix(".json").write_text(json.dumps({"stage": stage, "config": config}, indent=1, sort_keys=True, default=str))
+    if not write: return make()
+    with file_lock(p.with_suffix(".lock"), f"{stage}: another process is computing it ({p}); waiting for it"):
+        if p.exists(): return load_checkpoint(p, unwrap=False)    # computed while this process waited
+        obj = make()
+        save_checkpoint(obj, p)
+        p.with_suffix(".json").write_text(json.dumps({"stage": stage, "config": config}, indent=1, sort_keys=True, default=str))
     return obj
 
 # %% ../nbs/00_core.ipynb #265cace4

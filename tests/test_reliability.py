@@ -166,3 +166,40 @@ def test_ir152_attack_stays_under_a_memory_cap(tmp_path):
     assert 1 <= runs["capped"]["chunk"] < 32 and runs["whole"]["chunk"] == 32
     assert runs["capped"]["growth"] < limit < runs["whole"]["growth"], runs
     torch.testing.assert_close(torch.load(tmp_path/"capped.pt"), torch.load(tmp_path/"whole.pt"), atol=1e-5, rtol=0)
+
+
+STAGE = r'''
+import os, sys, time, torch
+from rethinkmi.core import RunDir, tensors_hash
+def make():
+    with open(sys.argv[2], "a") as f: f.write(f"{os.getpid()}\n")
+    print("computing", flush=True)
+    time.sleep(float(sys.argv[3])); torch.manual_seed(0); return {"w": torch.randn(5)}
+print("hash", tensors_hash(RunDir(sys.argv[1]).cached("tiny", {"n": 5}, make)["w"]), flush=True)
+'''
+
+def stage(tmp, pause:float):
+    return subprocess.Popen([sys.executable, "-c", STAGE, str(tmp/"run"), str(tmp/"computed.log"), str(pause)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_second_process_waits_for_a_stage_and_reuses_it(tmp_path):
+    a = stage(tmp_path, 2.0)
+    assert a.stdout.readline().strip() == "computing"                     # a holds the stage's lock
+    b = stage(tmp_path, 2.0)
+    (out_a, _), (out_b, err_b) = a.communicate(timeout=120), b.communicate(timeout=120)
+    assert a.returncode == 0 and b.returncode == 0, err_b
+    assert (tmp_path/"computed.log").read_text().split() == [str(a.pid)]   # computed once, by the first
+    assert "computing" not in out_b and out_a.split()[-1] == out_b.split()[-1]   # the second loaded the same artefact
+    assert "tiny: another process is computing it" in err_b
+
+
+def test_lock_of_a_killed_process_does_not_block(tmp_path):
+    a = stage(tmp_path, 60.0)
+    assert a.stdout.readline().strip() == "computing"
+    a.kill(); a.wait(timeout=60)
+    assert list((tmp_path/"run").glob("tiny-*.lock"))                     # its lock file stays behind, unlocked
+    b = stage(tmp_path, 0.0)
+    out, err = b.communicate(timeout=60)
+    assert b.returncode == 0 and "computing" in out, err
+    assert (tmp_path/"computed.log").read_text().split() == [str(a.pid), str(b.pid)]
