@@ -203,3 +203,34 @@ def test_lock_of_a_killed_process_does_not_block(tmp_path):
     out, err = b.communicate(timeout=60)
     assert b.returncode == 0 and "computing" in out, err
     assert (tmp_path/"computed.log").read_text().split() == [str(a.pid), str(b.pid)]
+
+
+def test_torchrun_ranks_save_their_shards_on_sigterm(tmp_path):
+    """SIGTERM to torchrun: it passes the signal to its ranks; each saves its share of the identities at its current step and
+    says so in one line; the rerun under torchrun ends where a single process ends."""
+    from rethinkmi.net_files import save_net
+    from rethinkmi.models import DGWGAN, Generator, build_classifier
+    torch.manual_seed(0)
+    save_net(build_classifier("tiny_vgg", 10, width=4, input_size=32), tmp_path/"T.pt", "tiny_vgg", n_classes=10, width=4, input_size=32)
+    save_net(Generator(size=32, width=8), tmp_path/"G.pt", "Generator", size=32, width=8)
+    save_net(DGWGAN(size=32, width=8), tmp_path/"D.pt", "DGWGAN", size=32, width=8)
+    args = ["--target", tmp_path/"T.pt", "--G", tmp_path/"G.pt", "--D", tmp_path/"D.pt", "--method", "gmi", "--variant", "baseline", "--ids", "0-5", "--n_seeds", "2",
+            "--iters", "60", "--ckpt_every", "3", "--device", "cpu"]
+    run = lambda out: [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "rethinkmi.cli",
+                       "attack", str(tmp_path/out), *map(str, args)]
+    p = subprocess.Popen(run("two"), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    shards = [tmp_path/"two"/f"attack.shard{r}of2.ckpt" for r in range(2)]
+    deadline = time.time() + 120
+    while not all(s.exists() for s in shards):
+        assert p.poll() is None and time.time() < deadline, p.communicate()[1][-3000:]
+        time.sleep(0.05)
+    p.send_signal(signal.SIGTERM); _, err = p.communicate(timeout=120)
+    stops = [l for l in err.splitlines() if "stopped by SIGTERM" in l]
+    assert sorted(str(s) in " ".join(stops) for s in shards) == [True, True] and len(stops) == 2, err[-3000:]
+    steps = [load_checkpoint(s, unwrap=False)["step"] for s in shards]
+    assert all(3 <= s < 60 for s in steps), steps
+    for out, cmd in (("two", run("two")), ("one", [sys.executable, "-c", CLI, "attack", str(tmp_path/"one"), *map(str, args)])):
+        r = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+    a, b = (load_checkpoint(tmp_path/d/"attack.pt", unwrap=False) for d in ("two", "one"))
+    torch.testing.assert_close(a["z"], b["z"], atol=1e-5, rtol=0)
