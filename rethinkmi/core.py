@@ -200,11 +200,13 @@ def cached(self:RunDir, stage:str, # the stage's name, e.g. "target"
     if self.read_only: raise FileNotFoundError(f"{p}: missing from the finished run (deleted, or made with other settings); "
                                                "this run folder is opened read-only, so nothing is recomputed")
     if not write: return make()
-    with file_lock(p.with_suffix(".lock"), f"{stage}: another process is computing it ({p}); waiting for it"):
+    lock = p.with_suffix(".lock")
+    with file_lock(lock, f"{stage}: another process is computing it ({p}); waiting for it"):
         if p.exists(): return load_checkpoint(p, unwrap=False)    # computed while this process waited
         obj = make()
         save_checkpoint(obj, p)
         p.with_suffix(".json").write_text(json.dumps({"stage": stage, "config": config}, indent=1, sort_keys=True, default=str))
+        lock.unlink(missing_ok=True)               # the artefact exists: a waiting process loads it, a later one never locks
     return obj
 
 # %% ../nbs/00_core.ipynb #265cace4
