@@ -4,19 +4,21 @@
 
 # %% ../nbs/00_core.ipynb #4c1794ee
 from __future__ import annotations
-import hashlib, json, os, pickle, random, sys, tempfile, time, zipfile
+import contextlib, hashlib, json, os, pickle, random, signal, sys, tempfile, threading, time, zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['default_device', 'upcast', 'seed_everything', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'config_hash',
-           'RunDir', 'tensors_hash', 'fingerprint', 'LogProgress', 'progress']
+__all__ = ['default_device', 'upcast', 'seed_everything', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'Interrupted',
+           'StopRequests', 'config_hash', 'RunDir', 'file_lock', 'tensors_hash', 'fingerprint', 'LogProgress',
+           'progress']
 
 # %% ../nbs/00_core.ipynb #dbfb96f3
 def default_device(device:str|torch.device|None=None # "cpu", "cuda", "cuda:1"...; `None`: `$RETHINKMI_DEVICE`, else CUDA when present, else CPU
@@ -45,21 +47,27 @@ def seed_everything(seed:int=0 # the seed for python's `random`, numpy and torch
 
 # %% ../nbs/00_core.ipynb #2b24b2cf
 class CheckpointError(Exception):
-    "A checkpoint file that cannot be read safely: missing, truncated, corrupt, or carrying code."
+    "A checkpoint file that cannot be read safely (missing, truncated, corrupt, or carrying code) or cannot be written."
 
 # %% ../nbs/00_core.ipynb #db566f17
 def save_checkpoint(obj:Any, # tensors, numbers, strings and dicts/lists of them (what `weights_only` loading accepts)
                     path:str|Path # where to write; parent folders are created
                    ) -> Path:
     "Save `obj` with `torch.save` atomically: written to a temporary file beside `path`, then renamed over it."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    path, tmp = Path(path), None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:                       # no space, no permission, a read-only file system...
+        if tmp: Path(tmp).unlink(missing_ok=True)
+        why = getattr(e, "strerror", None) or str(e).splitlines()[-1].strip()
+        raise CheckpointError(f"{path}: cannot write the checkpoint ({why}); the previous file there, if any, is unchanged") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+        if tmp: Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 # %% ../nbs/00_core.ipynb #1d5aa17e
@@ -91,6 +99,54 @@ def load_checkpoint(path:str|Path, # a file written by `save_checkpoint` or `tor
         obj = _strip_module(obj)
     return obj
 
+# %% ../nbs/00_core.ipynb #01e5ec81
+class Interrupted(SystemExit):
+    "A loop stopped by SIGINT or SIGTERM once its state was saved: its `code` is 128 + the signal's number (130, 143)."
+
+# %% ../nbs/00_core.ipynb #8cc10449
+class StopRequests:
+    "A block in which SIGINT and SIGTERM ask the loop to stop at its next step (`signum`); a second signal acts as before."
+    def __init__(self, enabled:bool=True, # off: a no-op (e.g. a loop with nowhere to save its state)
+                 signals:Iterable[int]=(signal.SIGINT, signal.SIGTERM) # the signals turned into requests
+                ):
+        self.signals, self.signum, self.old = tuple(signals), None, {}
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()   # only the main thread may set handlers
+    def __enter__(self):
+        if self.enabled: self.old = {s: signal.signal(s, self._request) for s in self.signals}
+        return self
+    def __exit__(self, *exc):
+        for s, h in self.old.items(): signal.signal(s, signal.SIG_DFL if h is None else h)
+        self.old = {}
+
+# %% ../nbs/00_core.ipynb #bc091111
+@patch
+def _request(self:StopRequests, signum:int, frame):
+    "The handler: remember the first signal; on a second, restore the previous handlers and let the old one act."
+    if self.signum is None: self.signum = signum; return
+    old = self.old.get(signum); self.__exit__()
+    if callable(old): old(signum, frame)
+    elif old in (signal.SIG_DFL, None): os.kill(os.getpid(), signum)   # the default action: the process ends
+
+# %% ../nbs/00_core.ipynb #7b803d77
+@patch
+def agreed(self:StopRequests) -> int|None:
+    "The signal asking to stop: this process's own, or in a process group the one any rank received (a collective)."
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1: return self.signum
+    dev = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    t = torch.tensor([self.signum or 0], device=dev); dist.all_reduce(t, dist.ReduceOp.MAX)
+    return int(t.item()) or None
+
+@patch
+def stop(self:StopRequests, what:str, # what stopped where, e.g. "gmi inversion at step 17/2400"
+         path:str|Path, # the checkpoint just written
+         signum:int|None=None # the signal (`None`: this process's own)
+        ):
+    "Print one line saying where the state is saved and raise `Interrupted` with status 128 + the signal's number."
+    signum = signum or self.signum
+    print(f"{what}: stopped by {signal.Signals(signum).name}; its state is saved in {path}; "
+          "run the same command again to resume", file=sys.stderr, flush=True)
+    raise Interrupted(128 + signum)
+
 # %% ../nbs/00_core.ipynb #1116af73
 def config_hash(config:Mapping, # JSON-able settings of a stage (paths, numbers, strings, nested dicts/lists)
                 n:int=10 # hex digits kept
@@ -113,6 +169,24 @@ class RunDir:
         "Where the artefact of `stage` with `config` lives."
         return self.root/f"{stage}-{config_hash(config)}.{ext}"
 
+# %% ../nbs/00_core.ipynb #50c0ac47
+@contextlib.contextmanager
+def file_lock(path:str|Path, # the lock file (created if missing, left in place afterwards)
+              waiting:str|None=None # printed (to standard error) when another process holds the lock
+             ):
+    "Hold an exclusive `flock` on `path` inside the block, waiting for another holder to finish; a no-op where locks are unavailable."
+    try:
+        import fcntl
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except (ImportError, OSError): yield; return                 # no locks here, or a folder that cannot be written
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting: print(waiting, file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally: os.close(fd)                                        # closing the file releases the lock
+
 # %% ../nbs/00_core.ipynb #0bcce388
 @patch
 def cached(self:RunDir, stage:str, # the stage's name, e.g. "target"
@@ -120,15 +194,19 @@ def cached(self:RunDir, stage:str, # the stage's name, e.g. "target"
            make:Callable[[], Any], # computes the artefact (a checkpointable object) when it is not stored yet
            write:bool=True # store what `make` computed (off on all ranks but one of a distributed run)
           ) -> Any:
-    "The stored artefact of `stage` for `config`, computed with `make()` and saved first if missing."
+    "The stored artefact of `stage` for `config`, computed with `make()` and saved first if missing (one process at a time)."
     p = self.path(stage, config)
     if p.exists(): return load_checkpoint(p, unwrap=False)
     if self.read_only: raise FileNotFoundError(f"{p}: missing from the finished run (deleted, or made with other settings); "
                                                "this run folder is opened read-only, so nothing is recomputed")
-    obj = make()
-    if not write: return obj
-    save_checkpoint(obj, p)
-    p.with_suffix(".json").write_text(json.dumps({"stage": stage, "config": config}, indent=1, sort_keys=True, default=str))
+    if not write: return make()
+    lock = p.with_suffix(".lock")
+    with file_lock(lock, f"{stage}: another process is computing it ({p}); waiting for it"):
+        if p.exists(): return load_checkpoint(p, unwrap=False)    # computed while this process waited
+        obj = make()
+        save_checkpoint(obj, p)
+        p.with_suffix(".json").write_text(json.dumps({"stage": stage, "config": config}, indent=1, sort_keys=True, default=str))
+        lock.unlink(missing_ok=True)               # the artefact exists: a waiting process loads it, a later one never locks
     return obj
 
 # %% ../nbs/00_core.ipynb #265cace4

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from .core import RunDir, default_device, fingerprint, progress, tensors_hash
 from .losses import check_labels
+from .memory import forward_chunk
 from .training import resize_to, topk_hits
 
 # %% auto #0
@@ -65,11 +66,18 @@ def _check_unit_images(x:Tensor, name:str="images"):
                          "(images in [-1, 1]? map them with (x + 1) / 2)")
 
 # %% ../nbs/08_evaluation.ipynb #8665d613
+def _prepared(xb:Tensor, dev:torch.device, size:int|None) -> Tensor:
+    "A batch of images as floats in [0, 1] on `dev`, resized to `size` when given."
+    xb = xb.to(dev, non_blocking=True)
+    xb = xb.float() / 255 if xb.dtype == torch.uint8 else xb.float()
+    return resize_to(xb, size) if size else xb
+
 @torch.no_grad()
 def embed_images(model:nn.Module, # returns (features, logits) or features; its `input_size` (if any) is the side it wants
                  images:Tensor, # N x 3 x H x W, floats in [0, 1] or uint8; on the CPU or the device
-                 batch_size:int=256, # images per forward pass
-                 device=None # see `default_device`; the model is moved there
+                 batch_size:int=256, # images per forward pass at most: fewer when they do not fit in the memory budget (`forward_chunk`)
+                 device=None, # see `default_device`; the model is moved there
+                 memory:int|str|None=None # the budget on a CPU, e.g. "2G"; None: RETHINKMI_MEMORY, else 0.7 of the available RAM
                 ) -> tuple[Tensor, Tensor|None]:
     "Features and logits (`None` for a feature extractor) of `model` on `images`, batched and resized on the device, as float32 CPU tensors."
     _check_unit_images(images); dev, was = default_device(device), model.training
@@ -77,10 +85,9 @@ def embed_images(model:nn.Module, # returns (features, logits) or features; its 
     model.to(dev).eval(); size = getattr(model, "input_size", None)
     fs, ls = [], []
     try:
-        for xb in progress(images.split(batch_size), desc="embed", leave=False, disable=None if len(images) > 20 * batch_size else True):
-            xb = xb.to(dev, non_blocking=True)
-            xb = xb.float() / 255 if xb.dtype == torch.uint8 else xb.float()
-            out = model(resize_to(xb, size) if size else xb)
+        bs = min(batch_size, forward_chunk(model, lambda sl: _prepared(images[sl], dev, size), len(images), dev, memory))
+        for xb in progress(images.split(bs), desc="embed", leave=False, disable=None if len(images) > 20 * bs else True):
+            out = model(_prepared(xb, dev, size))
             f, l = out if isinstance(out, tuple) else (out, None)
             fs.append(f.flatten(1).float().cpu()); ls.append(None if l is None else l.float().cpu())
     finally: model.train(was)
@@ -92,7 +99,7 @@ def evaluate_images(eval_model:nn.Module, # the evaluation classifier E, returni
                     labels, # (N,) identity each was made for
                     seed_ids=None, # (N,) seed of each; `None`: one seed
                     topk:Sequence[int]=(1, 5), # the k's of the accuracy
-                    batch_size:int=256, # images per forward pass
+                    batch_size:int=256, # images per forward pass at most (fewer when they do not fit in the memory budget)
                     device=None # see `default_device`
                    ) -> dict:
     "E's `features`, `logits` and top-1 `correct` mask on the reconstructions, and their `attack_accuracy`."
@@ -147,7 +154,7 @@ def _images_labels(data) -> tuple[Tensor, Tensor]:
 def private_features(model:nn.Module, # the evaluation model (or any feature extractor, e.g. `inception_pool()`)
                      data, # the private images: a `SynthFaces`, or an (images, labels) pair of tensors
                      cache_dir:str|Path|None=None, # a folder to keep the features in (a `RunDir`); `None`: no caching
-                     batch_size:int=256, # images per forward pass
+                     batch_size:int=256, # images per forward pass at most (fewer when they do not fit in the memory budget)
                      device=None # see `default_device`
                     ) -> tuple[Tensor, Tensor]:
     "`model`'s features of the private images and their labels, cached under a hash of the weights' and the data's contents."

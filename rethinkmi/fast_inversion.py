@@ -4,7 +4,7 @@
 
 # %% ../nbs/07b_fast_inversion.ipynb #98e210d9
 from __future__ import annotations
-import copy, math, os, re, warnings
+import copy, math, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,13 +18,13 @@ from torch.nn.modules.utils import _pair
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from .core import default_device
+from .memory import auto_chunk, cpu_budget
 from .models import freeze
 
 # %% auto #0
 __all__ = ['mix32', 'counter_key', 'counter_normal', 'fold_batchnorm', 'Subsample', 'subsample_1x1_pooling', 's2d_weight',
            'depth_to_space', 'S2DConv', 'S2DConvTranspose', 'space_to_depth_layers', 'attack_copy', 'slices',
-           'parse_bytes', 'available_memory', 'cpu_budget', 'saved_bytes', 'cpu_chunk', 'auto_chunk', 'chunked_step',
-           'GraphedStep', 'capture_step', 'cudnn_autotune', 'Speed', 'FastSteps']
+           'chunked_step', 'GraphedStep', 'capture_step', 'cudnn_autotune', 'Speed', 'FastSteps']
 
 # %% ../nbs/07b_fast_inversion.ipynb #bc5ee675
 _M32 = 0xFFFFFFFF
@@ -218,79 +218,6 @@ def slices(n:int, # how many latents
           ) -> list[slice]:
     "Consecutive chunks of `size` latents covering `n` (the last may be shorter)."
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
-
-# %% ../nbs/07b_fast_inversion.ipynb #b01fd07b
-_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-def parse_bytes(size:int|str # bytes, or a number with a unit K, M, G or T (powers of 1024), e.g. "4G" or "512M"
-               ) -> int:
-    "A memory size in bytes, from an int or a string such as '4G', '1.5G' or '512MiB'; a clear error otherwise."
-    m = None if isinstance(size, bool) else re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([KMGT]?)(?:i?B)?\s*", str(size), re.I)
-    if m is None: raise ValueError(f"a memory size must be bytes or a number with K, M, G or T (e.g. '4G'), got {size!r}")
-    return int(float(m[1]) * _UNITS[m[2].upper()])
-
-# %% ../nbs/07b_fast_inversion.ipynb #778075f7
-def available_memory(meminfo:str|Path="/proc/meminfo" # Linux's memory report
-                    ) -> int|None:
-    "Bytes of RAM available to the process (`MemAvailable`), or None where the system does not report it."
-    try: m = re.search(r"^MemAvailable:\s+(\d+) kB", Path(meminfo).read_text(), re.M)
-    except OSError: return None
-    return int(m[1]) * 1024 if m else None
-
-def cpu_budget(memory:int|str|None=None, # bytes a pass may take, e.g. "4G"; None: RETHINKMI_MEMORY, else the available RAM
-               mem_fraction:float=0.7 # share of the available RAM when no budget is given
-              ) -> tuple[int|None, str]:
-    "The CPU memory budget of a pass and where it comes from; (None, 'no limit') where nothing sets it."
-    if memory is not None: return parse_bytes(memory), f"Speed(memory={memory!r})"
-    if env := os.environ.get("RETHINKMI_MEMORY"): return parse_bytes(env), f"RETHINKMI_MEMORY={env}"
-    if (avail := available_memory()) is None: return None, "no limit"
-    return int(mem_fraction * avail), f"{mem_fraction} of the {avail / 2**30:.1f} GiB of RAM available"
-
-# %% ../nbs/07b_fast_inversion.ipynb #690793c7
-def saved_bytes(run:Callable[[slice], None], # one forward/backward on the latents of a slice
-                sl:slice # the latents to run
-               ) -> int:
-    "Bytes of the tensors autograd saves for the backward pass while `run(sl)` runs, each tensor once."
-    seen = {}
-    def pack(t):
-        seen[(t.data_ptr(), t.nbytes)] = t.nbytes; return t
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): run(sl)
-    return sum(seen.values())
-
-def cpu_chunk(run:Callable[[slice], None], n:int, quantum:int, # as for `auto_chunk`
-              p:int, # latents in the probe chunk
-              budget:int|None, # bytes a pass may take; None: no limit, all `n` in one chunk
-              source:str # where the budget comes from, for the error message
-             ) -> int:
-    "Latents per chunk whose estimated footprint (twice what autograd saves, per latent and fixed) fits in `budget` bytes."
-    if budget is None: return n
-    q = max(quantum, p // 2 // quantum * quantum)             # a second, smaller probe tells the weights from the latents
-    big = 2 * saved_bytes(run, slice(0, p))
-    small = 2 * saved_bytes(run, slice(0, q)) if q < p else 0
-    per = max(1, (big - small) / (p - q) if q < p else big / p)
-    fixed = max(0, big - per * p)
-    if fixed + per * quantum > budget:
-        raise MemoryError(f"one chunk of {quantum} latent(s) needs about {(fixed + per * quantum) / 2**20:.1f} MiB of memory, more than "
-                          f"the {budget / 2**20:.1f} MiB budget ({source}): raise it with Speed(memory=...) or the environment "
-                          "variable RETHINKMI_MEMORY (e.g. RETHINKMI_MEMORY=8G)")
-    return min(n, int((budget - fixed) // per) // quantum * quantum)
-
-# %% ../nbs/07b_fast_inversion.ipynb #43a80008
-def auto_chunk(run:Callable[[slice], None], # one forward/backward on the latents of a slice
-               n:int, # latents in all
-               quantum:int, # the chunk is a multiple of this
-               device:torch.device, # where the attack runs
-               mem_fraction:float, # share of the free GPU memory to fill
-               budget:tuple[int|None, str]=(None, "no limit") # off CUDA: bytes a pass may take and where the limit comes from (`cpu_budget`)
-              ) -> int:
-    "Latents per chunk that fit in `mem_fraction` of the free GPU memory, or in a CPU `budget`, measured on a probe chunk."
-    p = min(n, max(quantum, 64 // quantum * quantum))
-    if device.type != "cuda": return cpu_chunk(run, n, quantum, p, *budget)
-    torch.cuda.synchronize(device); torch.cuda.reset_peak_memory_stats(device)
-    before = torch.cuda.memory_allocated(device)
-    run(slice(0, p))
-    per = max(1, (torch.cuda.max_memory_allocated(device) - before) / p)
-    free = torch.cuda.mem_get_info(device)[0] + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
-    return max(quantum, int(mem_fraction * free / per) // quantum * quantum)
 
 # %% ../nbs/07b_fast_inversion.ipynb #dd7fb968
 def chunked_step(att, # the attack state

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import Tensor, nn
 
-from .core import CheckpointError, config_hash, default_device, load_checkpoint, progress, save_checkpoint, upcast
+from .core import CheckpointError, StopRequests, config_hash, default_device, load_checkpoint, progress, save_checkpoint, upcast
 from .fast_inversion import FastSteps, Speed, attack_copy, counter_key, counter_normal, cudnn_autotune
 from .losses import check_labels, identity_loss
 
@@ -272,9 +272,11 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
         fingerprint = _fingerprint(method, a, labels, p_reg, len(models))
         start, steps, values = _resume(att, records.ckpt_path, fingerprint, a.iters)
         run = FastSteps(att, nets, speed, _quantum(nets[1], method, att.n), start)
-        for t in progress(range(start, a.iters), total=a.iters - start, desc=f"{method} inversion"):
-            _log_and_save(att, run(t), t, a.iters, records, fingerprint, steps, values)
-            if callback is not None: callback(t + 1)
+        with StopRequests(enabled=records.ckpt_path is not None) as stop:   # SIGINT, SIGTERM: save this step, then exit
+            for t in progress(range(start, a.iters), total=a.iters - start, desc=f"{method} inversion"):
+                _log_and_save(att, run(t), t, a.iters, records, fingerprint, steps, values)
+                if callback is not None: callback(t + 1)
+                if stop.signum: _save_and_stop(stop, att, t, a.iters, records.ckpt_path, fingerprint, steps, values)
         return _result(att, labels, steps, values, run.chunk)
 
 # %% ../nbs/07_inversion.ipynb #871ee86d
@@ -359,6 +361,12 @@ def _log_and_save(att:Inversion, sums:Tensor, t:int, iters:int, records:Records,
     done = t + 1
     if records.ckpt_path is not None and (done % records.ckpt_every == 0 or done == iters):
         _save(att, records.ckpt_path, fingerprint, done, steps, values)
+
+# %% ../nbs/07_inversion.ipynb #cedf81a6
+def _save_and_stop(stop:StopRequests, att:Inversion, t:int, iters:int, path, fingerprint:str, steps:list, values:list):
+    "After step `t`, on a stop request: save the attack's state, print where, and exit (`Interrupted`)."
+    _save(att, path, fingerprint, t + 1, steps, values)
+    stop.stop(f"{att.method} inversion at step {t + 1}/{iters}", path)
 
 # %% ../nbs/07_inversion.ipynb #b032daee
 def _history(steps:list, values:list, id_weight:float) -> dict:

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from .core import CheckpointError, default_device, load_checkpoint, save_checkpoint
+from .memory import forward_chunk
 
 # %% auto #0
 __all__ = ['PReg']
@@ -83,17 +84,25 @@ def _evaluating(model:nn.Module, # the model to run
         if home is not None: model.to(home)
 
 # %% ../nbs/05_preg.ipynb #e13777cd
+def _check_images(data:Dataset|Tensor):
+    "A clear error for an image tensor that is not N x C x H x W."
+    if isinstance(data, Tensor) and data.ndim != 4: raise ValueError(f"images must have shape (N, C, H, W), got {tuple(data.shape)}")
+
 def _image_batches(data:Dataset|Tensor, # (image, label) pairs, bare images, or an N x 3 x H x W float tensor
                    n:int, # use the first n images
                    batch_size:int # images per forward pass
                   ):
     "Yield the first `n` images of `data` in batches of `batch_size`."
     if isinstance(data, Tensor):
-        if data.ndim != 4: raise ValueError(f"images must have shape (N, C, H, W), got {tuple(data.shape)}")
         for i in range(0, n, batch_size): yield data[i:min(i + batch_size, n)]
         return
     for b in DataLoader(Subset(data, range(n)), batch_size=batch_size, shuffle=False):
         yield b[0] if isinstance(b, (list, tuple)) else b
+
+def _take(data:Dataset|Tensor, sl:slice) -> Tensor:
+    "The images of `data` in slice `sl` as one tensor (a probe of the memory a batch takes)."
+    if isinstance(data, Tensor): return data[sl]
+    return torch.stack([b[0] if isinstance(b, (list, tuple)) else b for b in (data[i] for i in range(sl.start, sl.stop))])
 
 # %% ../nbs/05_preg.ipynb #51b69d0a
 def _features(model:nn.Module, # forward returns (features, logits)
@@ -124,14 +133,16 @@ def _n_images(data:Dataset|Tensor, # the images
 def estimate(cls:PReg, model:nn.Module, # a classifier whose forward returns (features, logits)
              data:Dataset|Tensor, # public images: a Dataset of (image, label) or an N x 3 x H x W float tensor in [0, 1]
              n:int=5000, # use the first n images (all of them, with a warning, if there are fewer)
-             batch_size:int=100, # images per forward pass
+             batch_size:int=100, # images per forward pass at most: fewer when they do not fit in the memory budget (`forward_chunk`)
              device:str|torch.device|None=None, # where to run the model (`default_device`); it is moved back afterwards
-             seed:int=0 # seeds torch's CPU generator for random data transforms (the caller's RNG state is restored)
+             seed:int=0, # seeds torch's CPU generator for random data transforms (the caller's RNG state is restored)
+             memory:int|str|None=None # the budget on a CPU, e.g. "2G"; None: RETHINKMI_MEMORY, else 0.7 of the available RAM
             ) -> PReg:
     "Fit $P_{reg}$ to `model`'s penultimate features on the first `n` images of `data` (no gradients, eval mode)."
-    n = _n_images(data, n)
+    n = _n_images(data, n); _check_images(data)
     device, feats = default_device(device), []
     with _evaluating(model, device), torch.no_grad(), torch.random.fork_rng(devices=[]):
+        batch_size = min(batch_size, forward_chunk(lambda x: _features(model, x), lambda sl: _take(data, sl).to(device), n, device, memory))
         torch.default_generator.manual_seed(seed)
         for xb in _image_batches(data, n, batch_size): feats.append(_features(model, xb.to(device)))
     feats = torch.cat(feats).double()

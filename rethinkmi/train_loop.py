@@ -15,7 +15,7 @@ import torch.nn as nn
 from fastcore.basics import patch
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-from .core import config_hash, default_device, load_checkpoint, progress, save_checkpoint, seed_everything
+from .core import StopRequests, config_hash, default_device, load_checkpoint, progress, save_checkpoint, seed_everything
 from .distributed import epoch_seed, get_rank, get_world_size, is_main
 
 # %% auto #0
@@ -213,12 +213,14 @@ def train_epochs(o:TrainOptions, # epochs, seed, checkpoint, callback and label 
     "Train the epochs from `start` to `o.epochs`, checkpointing and calling back after each; return the history."
     h, bar = {} if h is None else h, progress(total=o.epochs * len(batches), initial=start * len(batches), desc=o.desc)
     try:
-        for epoch in range(start, o.epochs):
-            t0 = time.perf_counter(); batches.set_epoch(epoch); epoch_seed(o.seed, epoch)
-            row = dict(epoch=epoch + 1, **run_epoch(epoch, bar)); row["seconds"] = time.perf_counter() - t0
-            for k, v in row.items(): h.setdefault(k, []).append(v)
-            bar.set_postfix({k: f"{row[k]:.3g}" for k in show if k in row})
-            if o.ckpt_path is not None: save_training_state(o.ckpt_path, epoch + 1, h, config, **state)
-            if o.callback is not None: o.callback(epoch + 1, h)
+        with StopRequests(enabled=o.ckpt_path is not None) as stop:    # SIGINT, SIGTERM: end this epoch, save it, then exit
+            for epoch in range(start, o.epochs):
+                t0 = time.perf_counter(); batches.set_epoch(epoch); epoch_seed(o.seed, epoch)
+                row = dict(epoch=epoch + 1, **run_epoch(epoch, bar)); row["seconds"] = time.perf_counter() - t0
+                for k, v in row.items(): h.setdefault(k, []).append(v)
+                bar.set_postfix({k: f"{row[k]:.3g}" for k in show if k in row})
+                if o.ckpt_path is not None: save_training_state(o.ckpt_path, epoch + 1, h, config, **state)
+                if o.callback is not None: o.callback(epoch + 1, h)
+                if stop.enabled and (sig := stop.agreed()): stop.stop(f"{o.desc or 'training'} after epoch {epoch + 1}/{o.epochs}", o.ckpt_path, sig)
     finally: bar.close()
     return h
