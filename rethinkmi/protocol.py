@@ -261,7 +261,7 @@ class AttackSettings:
     public:str="same" # the public setting of the GAN's data, for the results table: same (CelebA) or shifted (FFHQ)
     lam:float=1.0 # weight of the feature regulariser
     p_reg_mode:str|None=None # "sample" (the paper) or "fixed" (its mean, as the authors' code); None: the protocol's
-    chunk_size:int=0 # latents per forward pass (0: all on a CPU, a memory budget on a GPU)
+    chunk_size:int=0 # latents per forward pass (0: sized from the memory budget: the GPU's free memory, or on a CPU `RETHINKMI_MEMORY`, else the available RAM)
     ckpt_every:int=300 # steps between checkpoints of the attack's state (a rerun resumes from the last)
     amp:bool|None=None # bf16 autocast; None: the protocol's (ours: on CUDA; reference: fp32)
 
