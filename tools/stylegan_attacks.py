@@ -50,7 +50,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(); p.add_argument("--n_ids", type=int, default=40); p.add_argument("--n_seeds", type=int, default=3)
     p.add_argument("--iters", type=int, default=600); p.add_argument("--out", default="nbs/measured/stylegan.json")
     p.add_argument("--picture", default="nbs/images/stylegan_reconstructions.png")
-    p.add_argument("--recipe", default='{"r1_gamma": 0.05}', help="StyleGANTraining changes (JSON) of the demo StyleGAN of 02c_stylegan")
+    p.add_argument("--recipe", default='{}', help="StyleGANTraining changes (JSON) from the demo StyleGAN of 02c_stylegan (the defaults)")
     a = p.parse_args(); torch.set_num_threads(1)
     load0, t_all = open("/proc/loadavg").read().split()[:3], time.perf_counter()
     recipe = StyleGANTraining(**json.loads(a.recipe))
