@@ -18,8 +18,8 @@ from .fast_inversion import FastSteps, Speed, attack_copy, counter_key, counter_
 from .losses import check_labels, identity_loss
 
 # %% auto #0
-__all__ = ['VARIANTS', 'PRIORS', 'Variant', 'variant_config', 'gmi_prior', 'kedmi_prior', 'latent_losses', 'nesterov_step',
-           'kedmi_sample', 'Attack', 'Inversion', 'Records', 'InversionResult', 'invert']
+__all__ = ['VARIANTS', 'PRIORS', 'ATTACKS', 'Variant', 'variant_config', 'gmi_prior', 'kedmi_prior', 'latent_losses',
+           'nesterov_step', 'kedmi_sample', 'Attack', 'Inversion', 'Records', 'InversionResult', 'invert']
 
 # %% ../nbs/07_inversion.ipynb #707a4ea4
 class Variant(NamedTuple):
@@ -246,6 +246,9 @@ def images(self:InversionResult, G:nn.Module, # the generator of the attack
     with torch.no_grad(): x = torch.cat([G(z[i:i + batch].to(dev)).float().cpu() for i in range(0, len(z), batch)])
     return x.view(*self.z.shape[:2], *x.shape[1:])
 
+# %% ../nbs/07_inversion.ipynb #b6e266a5
+ATTACKS:dict[str, Callable] = {}  # attacks with their own latents, by method name, added by the module defining them: "stylegan" (`07d_stylegan_attack`)
+
 # %% ../nbs/07_inversion.ipynb #f73ca51b
 def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images in [0, 1]
            D:nn.Module, # GMI: WGAN critic (one score per image); KEDMI: discriminator returning (features, logits)
@@ -261,7 +264,8 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
            callback:Callable[[int], None]|None=None # called with the number of steps done after each step
           ) -> InversionResult:
     "Model inversion of `labels` with GMI or KEDMI and any LOMMA variant, every (identity, restart) pair in one batch."
-    if method not in PRIORS: raise ValueError(f"method must be 'gmi' or 'kedmi', got {method!r}")
+    if method in ATTACKS: return ATTACKS[method](G, D, models, labels, variant, p_reg, attack, device, speed, records, callback)
+    if method not in PRIORS: raise ValueError(f"method must be 'gmi' or 'kedmi' (or one of ATTACKS: 'stylegan' once rethinkmi.stylegan_attack is imported), got {method!r}")
     models, identity, p_reg = _resolve_variant(variant, models, attack.identity, p_reg)
     a, device = replace(attack, identity=identity), default_device(device)
     speed = speed.on(device)

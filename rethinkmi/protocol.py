@@ -25,6 +25,8 @@ from .parity import USES, resolve_protocol
 from .net_files import build_net, check_file, classifier_kwargs, load_net, parse_archs, save_net
 from .preg import PReg
 from .results import ResultsTable, check_convention, evaluate_attack, reconstruction_grid
+from .stylegan import load_stylegan
+from .stylegan_attack import StyleAttack
 from .runs import check_output, finish_run, flat_arguments, read_run, start_run
 from .train_loop import TrainOptions
 from .training import train_classifier, train_gmi_gan, train_kedmi_gan
@@ -253,7 +255,8 @@ def run_preg(out:str, # the run folder
 @dataclass(frozen=True)
 class AttackSettings:
     "What an attack does: method, variant, identities, samples, steps, and the rest of the paper's settings."
-    method:str="kedmi" # "gmi" or "kedmi"
+    method:str="kedmi" # "gmi", "kedmi" or "stylegan" (a StyleGAN2 file of the rosinality layout as --G; no --D)
+    space:str="w" # stylegan: the latent space attacked, "z", "w" or "w+" (`07d_stylegan_attack`)
     variant:str="lomma" # "baseline", "lom", "ma", "lomma" or "lomma+l2"
     ids:str="0-299" # identities to attack
     n_seeds:int=5 # GMI: restarts per identity; KEDMI: samples per identity
@@ -276,7 +279,7 @@ def attack_inputs(target:TargetFile, # the target
                  ) -> tuple:
     "(target, G, D, students, P_reg, identities) of an attack, loaded from files and checked (arguments as `run_attack`'s)."
     s = settings; v = variant_config(s.variant)
-    if s.method not in METHOD_NAMES: raise ValueError(f"method must be 'gmi' or 'kedmi', got {s.method!r}")
+    if s.method not in (*METHOD_NAMES, "stylegan"): raise ValueError(f"method must be 'gmi', 'kedmi' or 'stylegan', got {s.method!r}")
     if s.public not in PUBLIC_DATASET: raise ValueError(f"public must be 'same' or 'shifted', got {s.public!r}")
     paths = [p for p in students.split(",") if p]
     archs = [a or None for a in student_archs.split(",")] if student_archs else [None] * len(paths)
@@ -284,7 +287,8 @@ def attack_inputs(target:TargetFile, # the target
     if v.p_reg and not p_reg: raise ValueError(f"variant {s.variant!r} uses the feature regulariser: give --p_reg (a file of `rethinkmi preg`)")
     if len(archs) != len(paths): raise ValueError(f"{len(paths)} students but {len(archs)} student_archs")
     T = target.load(device); K = T.n_classes; labels = parse_ids(s.ids, K)
-    Gn = load_net(G, "Generator", device=device); Dn = load_net(D, "DGWGAN" if s.method == "gmi" else "MinibatchDiscriminator", device=device)
+    if s.method == "stylegan": Gn, Dn = load_stylegan(G, device=device), None   # a rosinality g_ema file; StyleAttack's default prior needs no D
+    else: Gn = load_net(G, "Generator", device=device); Dn = load_net(D, "DGWGAN" if s.method == "gmi" else "MinibatchDiscriminator", device=device)
     if s.method == "kedmi" and Dn.n_classes != K: raise ValueError(f"{D}: the discriminator has {Dn.n_classes} classes, the target {K}")
     S = [load_net(p, a, n_classes=K, classifier=True, device=device) for p, a in zip(paths, archs)] if v.students else []
     return T, Gn, Dn, S, _load_preg(p_reg) if v.p_reg else None, labels
@@ -302,22 +306,23 @@ def run_attack(out:str, # the run folder
                seed:int=0, # seeds the attack's noise
                protocol:str="ours" # "ours" or "reference" (P_reg at its mean, KEDMI groups of 60, fp32; `07c_parity`)
               ) -> Path:
-    "Attack a target with GMI or KEDMI and a LOMMA variant; write `out/attack.pt`, `out/images.pt` and `out/run.json`."
-    args = flat_arguments(locals()); out = Path(out); _need(target=target.target, G=G, D=D); check_output(out)
+    "Attack a target with GMI, KEDMI or a StyleGAN2 prior and a LOMMA variant; write `out/attack.pt`, `out/images.pt` and `out/run.json`."
+    args = flat_arguments(locals()); out = Path(out); _need(target=target.target, G=G, **{} if settings.method == "stylegan" else dict(D=D)); check_output(out)
     dev = process_group(device); agree(args, "the attack")     # under torchrun: the ranks share the identities
     P = resolve_protocol(protocol, dev, p_reg_mode=settings.p_reg_mode, amp=settings.amp)
     T, Gn, Dn, S, Pr, labels = attack_inputs(target, G, D, students, student_archs, p_reg, settings, dev)
     if settings.method == "kedmi": Dn.group_size = P.kedmi_group or Dn.group_size; P = replace(P, kedmi_group=Dn.group_size)
     rec, s = start_run(out, "attack", args, seed, device) if is_main() else None, settings
-    a = Attack(lam=s.lam, iters=s.iters, n_seeds=s.n_seeds, seed=seed, p_reg_mode=P.p_reg_mode)
+    extra = dict(space=s.space) if s.method == "stylegan" else {}
+    a = (StyleAttack if extra else Attack)(lam=s.lam, iters=s.iters, n_seeds=s.n_seeds, seed=seed, p_reg_mode=P.p_reg_mode, **extra)
     r = sharded_invert(Gn, Dn, [T, *S], labels, s.method, variant=s.variant, p_reg=Pr, device=dev, attack=a,
                        speed=Speed(chunk_size=s.chunk_size or None, amp=P.amp), records=Records(out/"attack.ckpt", s.ckpt_every))
     if is_main():
         x = r.images(Gn, dev)
         save_checkpoint(dict(z=r.z, labels=r.labels, history=r.history, mu=r.mu, log_var=r.log_var), out/"attack.pt")
         save_checkpoint(dict(images=x.mul(255).round().to(torch.uint8), labels=r.labels), out/"images.pt")
-        finish_run(out, rec, protocol=P.record("attack"), method=METHOD_NAMES[s.method], variant=VARIANT_NAMES[s.variant], public=s.public,
-                   final_loss={k: v[-1] for k, v in r.history.items() if v}, outputs=[str(out/"attack.pt"), str(out/"images.pt")])
+        finish_run(out, rec, protocol=P.record("attack"), method=METHOD_NAMES.get(s.method, f"StyleGAN2 {s.space}"), variant=VARIANT_NAMES[s.variant],
+                   public=s.public, final_loss={k: v[-1] for k, v in r.history.items() if v}, outputs=[str(out/"attack.pt"), str(out/"images.pt")])
     return out/"images.pt"
 
 # %% ../nbs/10c_protocol.ipynb #9fe9fede

@@ -210,3 +210,20 @@ def test_reference_protocol(chain, tmp_path, monkeypatch):
     assert rec["protocol"] == dict(name="reference", amp=False, pretrained=True, schedule="step", flip=False) and rec["test_top1"][0] is not None
     rc, out, err = cli("distill", tmp_path/"s2", *dist[:-6], "--archs", "tiny_student:2", "--protocol", "reference", *chain["common"])
     assert rc == 1 and "tiny_student has no ImageNet weights" in err and "--no-pretrained" in err, err
+def test_stylegan_attack(chain):
+    "`attack --method stylegan` with a synthetic-weight generator in the rosinality `g_ema` layout, drawing 64 x 64 for a 32 x 32 target."
+    from rethinkmi.stylegan import StyleGANConfig, StyleGenerator, save_stylegan
+    tmp = chain["tmp"]
+    torch.manual_seed(0)
+    save_stylegan(StyleGenerator(StyleGANConfig(size=64, style_dim=16, n_mlp=2, channel_max=16, channel_base=256)), tmp/"style.pt")
+    for space in ("w", "z"):
+        ok("attack", tmp/f"a-style-{space}", "--G", tmp/"style.pt", "--method", "stylegan", "--space", space, "--variant", "lomma", *chain["attack"])
+        x = load_checkpoint(tmp/f"a-style-{space}/images.pt", unwrap=False)
+        assert x["images"].shape == (4, 2, 3, 64, 64) and x["labels"].tolist() == [0, 1, 2, 3]
+        assert read_run(tmp/f"a-style-{space}")["method"] == f"StyleGAN2 {space}"
+    assert load_checkpoint(tmp/"a-style-w/attack.pt", unwrap=False)["z"].shape == (4, 2, 16)
+    ok("evaluate", tmp/"ev-style", "--attacks", tmp/"a-style-w", "--eval_model", tmp/"eval/model.pt",
+       "--private", chain["data"]/"train.txt", "--root", chain["data"], *chain["common"])
+    assert json.loads((tmp/"ev-style/results.json").read_text())[0]["method"] == "StyleGAN2 w"
+    rc, _, err = cli("attack", tmp/"bad-style", "--G", tmp/"gmi/G.pt", "--method", "stylegan", *chain["attack"])
+    assert rc == 1 and "G.pt: not a StyleGAN2 generator file" in err and err.count("\n") == 1, err
