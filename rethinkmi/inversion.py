@@ -19,7 +19,8 @@ from .losses import check_labels, identity_loss
 
 # %% auto #0
 __all__ = ['VARIANTS', 'PRIORS', 'ATTACKS', 'Variant', 'variant_config', 'gmi_prior', 'kedmi_prior', 'latent_losses',
-           'nesterov_step', 'kedmi_sample', 'Attack', 'Inversion', 'Records', 'InversionResult', 'invert']
+           'nesterov_step', 'kedmi_sample', 'Attack', 'Inversion', 'Records', 'InversionResult', 'invert',
+           'resolve_variant', 'resume_attack', 'log_and_save', 'save_and_stop']
 
 # %% ../nbs/07_inversion.ipynb #707a4ea4
 class Variant(NamedTuple):
@@ -266,7 +267,7 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
     "Model inversion of `labels` with GMI or KEDMI and any LOMMA variant, every (identity, restart) pair in one batch."
     if method in ATTACKS: return ATTACKS[method](G, D, models, labels, variant, p_reg, attack, device, speed, records, callback)
     if method not in PRIORS: raise ValueError(f"method must be 'gmi' or 'kedmi' (or one of ATTACKS: 'stylegan' once rethinkmi.stylegan_attack is imported), got {method!r}")
-    models, identity, p_reg = _resolve_variant(variant, models, attack.identity, p_reg)
+    models, identity, p_reg = resolve_variant(variant, models, attack.identity, p_reg)
     a, device = replace(attack, identity=identity), default_device(device)
     speed = speed.on(device)
     nets = [attack_copy(m, device, speed.channels_last, speed.fold_bn, speed.space_to_depth) for m in (G, D, *models)]
@@ -274,17 +275,17 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
         labels, p_reg = _check_inputs(nets, labels, p_reg, a.z_dim, device)
         att = Inversion(_losses(nets, method, a), labels.to(device), method, a, p_reg, speed.amp)
         fingerprint = _fingerprint(method, a, labels, p_reg, len(models))
-        start, steps, values = _resume(att, records.ckpt_path, fingerprint, a.iters)
+        start, steps, values = resume_attack(att, records.ckpt_path, fingerprint, a.iters)
         run = FastSteps(att, nets, speed, _quantum(nets[1], method, att.n), start)
         with StopRequests(enabled=records.ckpt_path is not None) as stop:   # SIGINT, SIGTERM: save this step, then exit
             for t in progress(range(start, a.iters), total=a.iters - start, desc=f"{method} inversion"):
-                _log_and_save(att, run(t), t, a.iters, records, fingerprint, steps, values)
+                log_and_save(att, run(t), t, a.iters, records, fingerprint, steps, values)
                 if callback is not None: callback(t + 1)
-                if stop.signum: _save_and_stop(stop, att, t, a.iters, records.ckpt_path, fingerprint, steps, values)
+                if stop.signum: save_and_stop(stop, att, t, a.iters, records.ckpt_path, fingerprint, steps, values)
         return _result(att, labels, steps, values, run.chunk)
 
 # %% ../nbs/07_inversion.ipynb #871ee86d
-def _resolve_variant(variant:str|None, models, identity:str, p_reg):
+def resolve_variant(variant:str|None, models, identity:str, p_reg):
     "Apply a named variant to (models, identity, p_reg), with clear errors when the inputs cannot serve it."
     models = list(models) if isinstance(models, (list, tuple)) else [models]
     if not models: raise ValueError("models must hold the target (first) and any students")
@@ -347,7 +348,8 @@ def _save(att:Inversion, path, fingerprint:str, step:int, steps:list, values:lis
                      "log_values": torch.stack(values).cpu() if values else torch.zeros(0, 2)}, path)
 
 # %% ../nbs/07_inversion.ipynb #d450f350
-def _resume(att:Inversion, path, fingerprint:str, iters:int) -> tuple[int, list, list]:
+def resume_attack(att, # the attack state (`Inversion` or another with `state_dict`/`load_state_dict` and `labels`)
+                  path, fingerprint:str, iters:int) -> tuple[int, list, list]:
     "Load the state saved at `path` into `att` if the file exists: (steps done, logged steps, logged values)."
     if path is None or not Path(path).exists(): return 0, [], []
     ck = load_checkpoint(path, unwrap=False)
@@ -359,7 +361,7 @@ def _resume(att:Inversion, path, fingerprint:str, iters:int) -> tuple[int, list,
     return ck["step"], list(ck["log_steps"]), [v.to(att.labels.device) for v in ck["log_values"]]
 
 # %% ../nbs/07_inversion.ipynb #7a3d0ad4
-def _log_and_save(att:Inversion, sums:Tensor, t:int, iters:int, records:Records, fingerprint:str, steps:list, values:list):
+def log_and_save(att:Inversion, sums:Tensor, t:int, iters:int, records:Records, fingerprint:str, steps:list, values:list):
     "After step `t`: log the mean losses every `log_every` steps and at the last; save a checkpoint every `ckpt_every` steps and at the last."
     if t % records.log_every == 0 or t == iters - 1: steps.append(t); values.append(sums / att.n)
     done = t + 1
@@ -367,7 +369,7 @@ def _log_and_save(att:Inversion, sums:Tensor, t:int, iters:int, records:Records,
         _save(att, records.ckpt_path, fingerprint, done, steps, values)
 
 # %% ../nbs/07_inversion.ipynb #cedf81a6
-def _save_and_stop(stop:StopRequests, att:Inversion, t:int, iters:int, path, fingerprint:str, steps:list, values:list):
+def save_and_stop(stop:StopRequests, att:Inversion, t:int, iters:int, path, fingerprint:str, steps:list, values:list):
     "After step `t`, on a stop request: save the attack's state, print where, and exit (`Interrupted`)."
     _save(att, path, fingerprint, t + 1, steps, values)
     stop.stop(f"{att.method} inversion at step {t + 1}/{iters}", path)

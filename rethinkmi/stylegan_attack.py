@@ -5,16 +5,16 @@
 # %% ../nbs/07d_stylegan_attack.ipynb #a68128b4
 from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .core import CheckpointError, config_hash, default_device, load_checkpoint, progress, save_checkpoint
+from .core import StopRequests, config_hash, default_device, progress
 from .fast_inversion import FastSteps, Speed, attack_copy, counter_key, counter_normal, cudnn_autotune
-from .inversion import ATTACKS, Attack, InversionResult, Records, variant_config
+from .inversion import (ATTACKS, Attack, InversionResult, Records, log_and_save, resolve_variant, resume_attack,
+                                 save_and_stop)
 from .losses import check_labels, identity_loss
 from .stylegan import StyleGenerator
 from .training import resize_to
@@ -182,16 +182,6 @@ class StyleInversionResult(InversionResult):
         return x.view(*self.z.shape[:2], *x.shape[1:])
 
 # %% ../nbs/07d_stylegan_attack.ipynb #2cf76896
-def _models(variant, models, identity:str, p_reg) -> tuple[list, str, object]:
-    "Apply a named variant to (models, identity, p_reg), with clear errors when the inputs cannot serve it."
-    models = list(models) if isinstance(models, (list, tuple)) else [models]
-    if not models: raise ValueError("models must hold the target (first) and any students")
-    if variant is None: return models, identity, p_reg
-    v = variant_config(variant)
-    if v.students and len(models) < 2: raise ValueError(f"variant {variant!r} attacks students too: pass models=[target, *students]")
-    if v.p_reg and p_reg is None: raise ValueError(f"variant {variant!r} uses the feature regulariser: pass p_reg (a PReg)")
-    return (models if v.students else models[:1]), v.identity, (p_reg if v.p_reg else None)
-
 def as_style_attack(attack:Attack) -> StyleAttack:
     "`attack` itself if a `StyleAttack`, else a `StyleAttack` with its numbers (and the StyleAttack defaults for the rest)."
     return attack if isinstance(attack, StyleAttack) else StyleAttack(**{f.name: getattr(attack, f.name) for f in fields(Attack)})
@@ -215,25 +205,8 @@ def _fingerprint(a:StyleAttack, labels:Tensor, p_reg, n_models:int) -> str:
     return config_hash(dict({k: v for k, v in asdict(a).items() if k != "iters"}, method="stylegan", labels=labels.tolist(),
                             p_reg=p_reg is not None and a.p_reg_mode, n_models=n_models))
 
-def _resume(att:StyleInversion, path, fingerprint:str, iters:int) -> tuple[int, list, list]:
-    "Load the state saved at `path` into `att` if the file exists: (steps done, logged steps, logged values)."
-    if path is None or not Path(path).exists(): return 0, [], []
-    ck = load_checkpoint(path, unwrap=False)
-    if not isinstance(ck, dict) or ck.get("fingerprint") != fingerprint:
-        raise CheckpointError(f"{path}: holds the state of another attack (different settings or identities); delete it or choose another ckpt_path")
-    if ck["step"] > iters: raise CheckpointError(f"{path}: already ran {ck['step']} steps, more than iters={iters}")
-    att.load_state_dict(ck["state"])
-    return ck["step"], list(ck["log_steps"]), [v.to(att.labels.device) for v in ck["log_values"]]
 
 # %% ../nbs/07d_stylegan_attack.ipynb #4fd9f12f
-def _record(att:StyleInversion, sums:Tensor, t:int, records:Records, fingerprint:str, steps:list, values:list):
-    "After step `t`: log the mean losses every `log_every` steps and at the last; save a checkpoint every `ckpt_every` steps and at the last."
-    iters = att.attack.iters
-    if t % records.log_every == 0 or t == iters - 1: steps.append(t); values.append(sums / att.n)
-    if records.ckpt_path is not None and ((t + 1) % records.ckpt_every == 0 or t + 1 == iters):
-        save_checkpoint({"fingerprint": fingerprint, "step": t + 1, "state": att.state_dict(), "log_steps": list(steps),
-                         "log_values": torch.stack(values).cpu()}, records.ckpt_path)
-
 def _history(steps:list, values:list, a:StyleAttack) -> dict:
     "The loss history as lists: step, mean prior, mean identity loss and mean total loss per latent."
     v = torch.stack(values).cpu().double() if values else torch.zeros(0, 2, dtype=torch.float64)
@@ -255,7 +228,7 @@ def invert_stylegan(G:StyleGenerator, # the generator (`02c_stylegan`)
                    ) -> StyleInversionResult:
     "Model inversion of `labels` through a StyleGAN2 in z, w or w+, with any LOMMA variant, every (identity, restart) pair in one batch."
     a = as_style_attack(attack)
-    models, identity, p_reg = _models(variant, models, a.identity, p_reg)
+    models, identity, p_reg = resolve_variant(variant, models, a.identity, p_reg)
     a, device = replace(a, identity=identity), default_device(device)
     speed = speed.on(device)
     copy = lambda m: attack_copy(m, device, speed.channels_last, speed.fold_bn, speed.space_to_depth)
@@ -267,11 +240,13 @@ def invert_stylegan(G:StyleGenerator, # the generator (`02c_stylegan`)
         loss_fn = lambda lat, y, p: style_latent_losses(nets, lat, y, a, stats, refs, p)
         att = StyleInversion(nets[0], loss_fn, labels.to(device), a, p_reg, speed.amp)
         fp = _fingerprint(a, labels, p_reg, len(models))
-        start, steps, values = _resume(att, records.ckpt_path, fp, a.iters)
+        start, steps, values = resume_attack(att, records.ckpt_path, fp, a.iters)
         run = FastSteps(att, [n for n in nets if n is not None], speed, 1, start)
-        for t in progress(range(start, a.iters), total=a.iters - start, desc=f"stylegan {a.space} inversion"):
-            _record(att, run(t), t, records, fp, steps, values)
-            if callback is not None: callback(t + 1)
+        with StopRequests(enabled=records.ckpt_path is not None) as stop:   # SIGINT, SIGTERM: save this step, then exit
+            for t in progress(range(start, a.iters), total=a.iters - start, desc=f"stylegan {a.space} inversion"):
+                log_and_save(att, run(t), t, a.iters, records, fp, steps, values)
+                if callback is not None: callback(t + 1)
+                if stop.signum: save_and_stop(stop, att, t, a.iters, records.ckpt_path, fp, steps, values)
     return StyleInversionResult(att.final_latents(), labels, _history(steps, values, a), "stylegan", chunk_size=run.chunk, space=a.space)
 
 ATTACKS["stylegan"] = invert_stylegan   # invert(..., method="stylegan") calls it

@@ -34,6 +34,13 @@ if __name__ == "__main__": attack(sys.argv[1], tell)
 '''
 
 
+STYLE_ATTACK = ATTACK.replace("from rethinkmi.inversion import Attack, Records, invert", """from rethinkmi.inversion import Records, invert
+from rethinkmi.stylegan import StyleGANConfig, StyleGenerator
+from rethinkmi.stylegan_attack import StyleAttack as Attack
+G, D = StyleGenerator(StyleGANConfig(size=32, style_dim=8, n_mlp=2, channel_max=8, channel_base=64)).eval(), None""").replace(
+    'variant="lomma"', 'method="stylegan", variant="lomma"')
+
+
 def wait_for_line(p, n:int):
     "Read the child's step lines until step `n` (the child must still be running)."
     for line in p.stdout:
@@ -41,10 +48,11 @@ def wait_for_line(p, n:int):
     raise AssertionError("the child ended before it could be interrupted")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_attack_signal_saves_and_resumes(tmp_path, sig):
+@pytest.mark.parametrize("sig,script", [(signal.SIGINT, ATTACK), (signal.SIGTERM, ATTACK), (signal.SIGTERM, STYLE_ATTACK)],
+                         ids=["gmi-SIGINT", "gmi-SIGTERM", "stylegan-SIGTERM"])
+def test_attack_signal_saves_and_resumes(tmp_path, sig, script):
     ckpt = tmp_path/"attack.ckpt"
-    p = subprocess.Popen([sys.executable, "-c", ATTACK, str(ckpt)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen([sys.executable, "-c", script, str(ckpt)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_line(p, 7); p.send_signal(sig)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 128 + sig, err
@@ -52,7 +60,7 @@ def test_attack_signal_saves_and_resumes(tmp_path, sig):
     assert len(lines) == 1 and f"stopped by {signal.Signals(sig).name}" in lines[0] and str(ckpt) in lines[0], err
     stopped = load_checkpoint(ckpt, unwrap=False)["step"]
     assert 7 <= stopped < 30 and f"at step {stopped}/30" in lines[0]
-    ns = {}; exec(ATTACK.replace('if __name__ == "__main__"', "if False"), ns)
+    ns = {}; exec(script.replace('if __name__ == "__main__"', "if False"), ns)
     full, resumed = ns["attack"](None), ns["attack"](ckpt)
     assert torch.equal(full.z, resumed.z) and full.history == resumed.history
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # the handlers are given back
