@@ -112,7 +112,8 @@ class StopRequests:
         self.signals, self.signum, self.old = tuple(signals), None, {}
         self.enabled = enabled and threading.current_thread() is threading.main_thread()   # only the main thread may set handlers
     def __enter__(self):
-        if self.enabled: self.old = {s: signal.signal(s, self._request) for s in self.signals}
+        if self.enabled:   # a signal the process ignores (e.g. SIGINT of a job started with `&`) stays ignored
+            self.old = {s: signal.signal(s, self._request) for s in self.signals if signal.getsignal(s) is not signal.SIG_IGN}
         return self
     def __exit__(self, *exc):
         for s, h in self.old.items(): signal.signal(s, signal.SIG_DFL if h is None else h)

@@ -11,6 +11,11 @@ from rethinkmi.core import load_checkpoint
 
 ENV = {**os.environ, "RETHINKMI_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
 
+
+def interactive():
+    "Children get SIGINT as a terminal's foreground job does, even when the tests run in the background (which ignores it)."
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 NETS = r'''
 import torch
 from rethinkmi.core import seed_everything
@@ -51,8 +56,9 @@ def wait_for_line(p, n:int):
 @pytest.mark.parametrize("sig,script", [(signal.SIGINT, ATTACK), (signal.SIGTERM, ATTACK), (signal.SIGTERM, STYLE_ATTACK)],
                          ids=["gmi-SIGINT", "gmi-SIGTERM", "stylegan-SIGTERM"])
 def test_attack_signal_saves_and_resumes(tmp_path, sig, script):
-    ckpt = tmp_path/"attack.ckpt"
-    p = subprocess.Popen([sys.executable, "-c", script, str(ckpt)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ckpt, before = tmp_path/"attack.ckpt", signal.getsignal(signal.SIGINT)
+    p = subprocess.Popen([sys.executable, "-c", script, str(ckpt)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=interactive)
     wait_for_line(p, 7); p.send_signal(sig)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 128 + sig, err
@@ -63,7 +69,7 @@ def test_attack_signal_saves_and_resumes(tmp_path, sig, script):
     ns = {}; exec(script.replace('if __name__ == "__main__"', "if False"), ns)
     full, resumed = ns["attack"](None), ns["attack"](ckpt)
     assert torch.equal(full.z, resumed.z) and full.history == resumed.history
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # the handlers are given back
+    assert signal.getsignal(signal.SIGINT) is before   # the handler is given back
 
 
 TRAIN = r'''
