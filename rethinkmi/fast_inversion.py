@@ -4,7 +4,7 @@
 
 # %% ../nbs/07b_fast_inversion.ipynb #98e210d9
 from __future__ import annotations
-import copy, math, warnings
+import copy, ctypes, math, sys, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,7 +24,7 @@ from .models import freeze
 # %% auto #0
 __all__ = ['mix32', 'counter_key', 'counter_normal', 'fold_batchnorm', 'Subsample', 'subsample_1x1_pooling', 's2d_weight',
            'depth_to_space', 'S2DConv', 'S2DConvTranspose', 'space_to_depth_layers', 'attack_copy', 'slices',
-           'chunked_step', 'GraphedStep', 'capture_step', 'cudnn_autotune', 'Speed', 'FastSteps']
+           'chunked_step', 'GraphedStep', 'capture_step', 'cudnn_autotune', 'keep_freed_memory', 'Speed', 'FastSteps']
 
 # %% ../nbs/07b_fast_inversion.ipynb #bc5ee675
 _M32 = 0xFFFFFFFF
@@ -272,6 +272,26 @@ def cudnn_autotune(device:torch.device # the attack's device: only CUDA turns it
     torch.backends.cudnn.benchmark = old or device.type == "cuda"
     try: yield
     finally: torch.backends.cudnn.benchmark = old
+
+# %% ../nbs/07b_fast_inversion.ipynb #9fca3de2
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3    # `mallopt`'s parameter numbers (glibc's malloc.h)
+
+def _glibc():
+    "The process's C library if it is glibc on Linux (it has `mallopt` and `malloc_trim`), else None."
+    if not sys.platform.startswith("linux"): return None
+    try: libc = ctypes.CDLL(None)
+    except OSError: return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+
+@contextmanager
+def keep_freed_memory(device # the attack's device: only a CPU (with glibc) changes anything
+                     ):
+    "On a CPU with glibc, keep freed blocks of up to 32 MiB in the heap for the next step; afterwards trim the heap above 64 MiB again."
+    libc = _glibc() if torch.device(device).type == "cpu" else None
+    if libc is not None: libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20); libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
+    try: yield
+    finally:
+        if libc is not None: libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20)
 
 # %% ../nbs/07b_fast_inversion.ipynb #51ab7692
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from fastcore.basics import patch
 from torch import Tensor, nn
 
 from .core import CheckpointError, StopRequests, config_hash, default_device, load_checkpoint, progress, save_checkpoint, upcast
-from .fast_inversion import FastSteps, Speed, attack_copy, counter_key, counter_normal, cudnn_autotune
+from .fast_inversion import FastSteps, Speed, attack_copy, counter_key, counter_normal, cudnn_autotune, keep_freed_memory
 from .losses import check_labels, identity_loss
 
 # %% auto #0
@@ -271,7 +271,7 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
     a, device = replace(attack, identity=identity), default_device(device)
     speed = speed.on(device)
     nets = [attack_copy(m, device, speed.channels_last, speed.fold_bn, speed.space_to_depth) for m in (G, D, *models)]
-    with cudnn_autotune(device):
+    with cudnn_autotune(device), keep_freed_memory(device):
         labels, p_reg = _check_inputs(nets, labels, p_reg, a.z_dim, device)
         att = Inversion(_losses(nets, method, a), labels.to(device), method, a, p_reg, speed.amp)
         fingerprint = _fingerprint(method, a, labels, p_reg, len(models))

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .core import StopRequests, config_hash, default_device, progress
-from .fast_inversion import FastSteps, Speed, attack_copy, counter_key, counter_normal, cudnn_autotune
+from .fast_inversion import FastSteps, Speed, attack_copy, counter_key, counter_normal, cudnn_autotune, keep_freed_memory
 from .inversion import (ATTACKS, Attack, InversionResult, Records, log_and_save, resolve_variant, resume_attack,
                                  save_and_stop)
 from .losses import check_labels, identity_loss
@@ -233,7 +233,7 @@ def invert_stylegan(G:StyleGenerator, # the generator (`02c_stylegan`)
     speed = speed.on(device)
     copy = lambda m: attack_copy(m, device, speed.channels_last, speed.fold_bn, speed.space_to_depth)
     nets = [attack_copy(G, device, channels_last=False), D if D is None else copy(D), *map(copy, models)]   # (G has 5-d weights)
-    with cudnn_autotune(device):
+    with cudnn_autotune(device), keep_freed_memory(device):
         labels, p_reg = _check(nets, labels, p_reg, a, device)
         stats = w_stats(nets[0], a.w_samples, a.seed) if a.prior == "w" else None
         refs = reference_images(nets[0], nets[1].group - 1, a.seed) if a.prior == "d" else None
