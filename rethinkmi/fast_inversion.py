@@ -273,7 +273,7 @@ def cudnn_autotune(device:torch.device # the attack's device: only CUDA turns it
     try: yield
     finally: torch.backends.cudnn.benchmark = old
 
-# %% ../nbs/07b_fast_inversion.ipynb #9fca3de2
+# %% ../nbs/07b_fast_inversion.ipynb #574f34e0
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3    # `mallopt`'s parameter numbers (glibc's malloc.h)
 
 def _glibc():
