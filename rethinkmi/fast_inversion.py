@@ -277,11 +277,11 @@ def cudnn_autotune(device:torch.device # the attack's device: only CUDA turns it
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3    # `mallopt`'s parameter numbers (glibc's malloc.h)
 
 def _glibc():
-    "The process's C library if it is glibc on Linux (it has `mallopt` and `malloc_trim`), else None."
+    "The process's C library if it is glibc on Linux (it has `mallopt`), else None."
     if not sys.platform.startswith("linux"): return None
     try: libc = ctypes.CDLL(None)
     except OSError: return None
-    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    return libc if hasattr(libc, "mallopt") else None
 
 @contextmanager
 def keep_freed_memory(device # the attack's device: only a CPU (with glibc) changes anything
