@@ -11,6 +11,7 @@ changing `torch.set_num_threads` between the runs of one process made the two-th
 import argparse, contextlib, json, time
 import torch
 import rethinkmi.inversion as inversion
+from rethinkmi.demo import DEMO_PRESETS
 from rethinkmi.demo_models import DemoModelSettings
 from rethinkmi.fast_inversion import Speed
 from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
@@ -36,9 +37,9 @@ def setting(after:bool) -> Speed:
     return Speed(space_to_depth=after) if args.compare in ("space_to_depth", "before") else Speed()
 
 torch.manual_seed(0)
-s, K = DemoModelSettings(), DemoModelSettings().n_ids
+s = DemoModelSettings(); K = s.n_ids
 T = build_classifier(s.target[0], K, width=s.target[1], input_size=s.size)
-S = [build_classifier("tiny_student", K, width=w, input_size=s.size) for w in (8, 12, 16)]   # the full preset's students
+S = [build_classifier(arch, K, **kw) for arch, kw in DEMO_PRESETS["full"]["students"]["archs"]]
 G = Generator(size=s.size, width=s.gan_width, upsample=s.gan_upsample)
 Ds = dict(gmi=DGWGAN(s.size, s.gan_width), kedmi=MinibatchDiscriminator(K, s.size, s.gan_width, s.gan_batch))
 p_reg = PReg(torch.zeros(T.feat_dim), torch.ones(T.feat_dim))
