@@ -15,9 +15,9 @@ from torch import nn
 from .core import RunDir, default_device, fingerprint
 from .demo_models import DemoModels, DemoModelSettings, demo_models
 from .distill import distill_students
-from .distributed import agree, barrier, is_main, process_group, rank_zero_first, shard_path, sharded_invert
+from .distributed import agree, barrier, gather, get_rank, get_world_size, is_main, process_group, rank_zero_first, share_jobs
 from .evaluation import evaluate_images
-from .inversion import Attack, InversionResult, Records, variant_config
+from .inversion import Attack, InversionResult, Records, invert, variant_config
 from .preg import PReg
 from .results import ResultsTable, plus_minus, evaluate_attack, reconstruction_grid
 from .runs import check_output, finish_run, start_run, torch_threads
@@ -25,7 +25,7 @@ from .train_loop import TrainOptions
 
 # %% auto #0
 __all__ = ['DEMO_PRESETS', 'DEMO_GRID', 'PUBLIC_STYLE', 'METHOD_NAMES', 'VARIANT_NAMES', 'demo_settings', 'Demo', 'demo_tables',
-           'table_headers', 'summary_figure', 'run_demo']
+           'table_headers', 'summary_figure', 'attack_cost', 'run_demo']
 
 # %% ../nbs/10_demo.ipynb #4c5af666
 def _students(widths, size): return [["tiny_student", dict(width=w, input_size=size)] for w in widths]
@@ -154,13 +154,13 @@ def attack(self:Demo, method:str, # "gmi" or "kedmi"
                models=[fingerprint(m) for m in models], p_reg=p_reg and fingerprint([p_reg.mean, p_reg.std]))
     name = f"attack-{method}-{variant}-{public}"; ck = self.stages.path(name, cfg, "ckpt")
     n_ids, ckpt_every = a.pop("n_ids"), a.pop("ckpt_every")
-    def make():   # under torchrun, the ranks share the identities (`11_distributed`)
+    def make():
         t0 = time.perf_counter()
-        r = sharded_invert(G, D, models, list(range(n_ids)), method=method, variant=variant, p_reg=p_reg, attack=Attack(seed=self.seed, **a),
-                           records=Records(ck, ckpt_every), device=self.device, callback=callback)
+        r = invert(G, D, models, list(range(n_ids)), method=method, variant=variant, p_reg=p_reg, attack=Attack(seed=self.seed, **a),
+                   records=Records(ck, ckpt_every), device=self.device, callback=callback)
         return dict(z=r.z, labels=r.labels, history=r.history, seconds=time.perf_counter() - t0)
-    art = self.timed(name, lambda: self.stages.cached(name, cfg, make, write=is_main()))
-    barrier(); shard_path(ck).unlink(missing_ok=True)
+    art = self.timed(name, lambda: self.stages.cached(name, cfg, make))
+    ck.unlink(missing_ok=True)
     return art
 
 # %% ../nbs/10_demo.ipynb #f05c800e
@@ -283,6 +283,16 @@ def _accuracies(demo:Demo) -> dict:
         f"students-{p}-{l}": [round(hs["test_top1"][-1] * 100, 2) for hs in demo._cache[f"students-{p}-{l}"][1]]
         for p in publics for l in ("kl", "kl+l2") if f"students-{p}-{l}" in demo._cache}
 
+# %% ../nbs/10_demo.ipynb #dc7b608e
+def attack_cost(s:dict, # the settings of a demo run (`demo_settings`)
+                method:str, # "gmi" or "kedmi"
+                variant:str # "baseline", "lom", "ma", "lomma" or "lomma+l2"
+               ) -> int:
+    "A rough cost of one attack of the demo, to share the attacks among ranks: latents per step x steps x networks per step."
+    a = s["attack"]; iters = a["iters"][method] if isinstance(a["iters"], dict) else a["iters"]
+    latents = a["n_ids"] * (a["n_seeds"] if method == "gmi" else 1)   # KEDMI: one latent per identity and step
+    return latents * iters * (3 + (len(s["students"]["archs"]) if variant_config(variant).students else 0))
+
 # %% ../nbs/10_demo.ipynb #cf7e06fc
 def run_demo(out:str="rethinkmi-demo", # the run folder: every stage is cached there, a rerun resumes
              quick:bool=False, # the quick preset (a few minutes on a laptop CPU) instead of the full demo
@@ -303,9 +313,12 @@ def run_demo(out:str="rethinkmi-demo", # the run folder: every stage is cached t
         cells = [(p, m, v) for p in s["publics"] for m in s["methods"] for v in s["variants"]]
         with rank_zero_first():                                    # rank 0 trains and caches; the others then read
             for public, method, variant in cells: demo.attack_inputs(method, variant, public)
-        for i, (public, method, variant) in enumerate(cells):      # every rank: its share of each attack's identities
-            if is_main(): print(f"[{i + 1}/{len(cells)}] {METHOD_NAMES[method]} {VARIANT_NAMES[variant]}, public {public}", flush=True)
+        rank = f" (rank {get_rank()})" if get_world_size() > 1 else ""
+        for i in share_jobs([attack_cost(s, m, v) for _, m, v in cells])[get_rank()]:   # under torchrun: whole attacks per rank
+            public, method, variant = cells[i]
+            print(f"[{i + 1}/{len(cells)}] {METHOD_NAMES[method]} {VARIANT_NAMES[variant]}, public {public}{rank}", flush=True)
             demo.attack(method, variant, public)
+        for t in gather(demo.timings): demo.timings |= {k: v for k, v in t.items() if k.startswith("attack-")}   # each from its rank
         if not is_main(): return None
         for public, method, variant in cells: table.add(**demo.results_row(method, variant, public))
         table.add_intervals(seed=s["seed"])                        # 95% intervals over identities, gains paired with the baseline

@@ -8,7 +8,6 @@ import torch
 
 from rethinkmi.cli import main
 from rethinkmi.core import load_checkpoint
-from rethinkmi.demo import demo_settings
 from rethinkmi.protocol import fake_celeba
 from rethinkmi.runs import read_run
 
@@ -92,16 +91,10 @@ def test_config_reruns_a_recorded_attack(chain):
     assert read_run(tmp/"b3")["arguments"]["variant"] == "baseline" and read_run(tmp/"b3")["seed"] == 1
 
 
-def test_demo_from_a_recorded_config(tmp_path):
+def test_demo_from_a_recorded_config(tmp_path, tiny_demo_record):
     "`rethinkmi demo --config` takes the full settings from a record (here: a tiny demo, so it runs in seconds)."
-    s = demo_settings(True, models=dict(n_ids=3, n_train=3, n_test=1, target=["tiny_vgg", 4], evaluation=["tiny_resnet", 4],
-                      clf_epochs=1, public_ids=8, public_per_id=2, gan_width=4, gan_batch=8, gmi_epochs=1, kedmi_epochs=1, gmi_n_critic=2),
-                      students=dict(archs=[["tiny_student", dict(width=2, input_size=32)]], n_public=16, epochs=1, lr=0.1,
-                                    batch_size=8, l2_weight=0.5),
-                      preg=dict(n=16), attack=dict(n_ids=2, n_seeds=2, iters=2, lr=0.02, lam=1.0, id_weight=100,
-                                                   p_reg_mode="sample", ckpt_every=1), variants=["baseline", "lomma+l2"])
-    (tmp_path/"r.json").write_text(json.dumps(dict(command="demo", arguments=dict(settings=s, device="cpu"))))
-    out = ok("demo", "--config", tmp_path/"r.json", "--out", tmp_path/"demo")
+    record, s = tiny_demo_record
+    out = ok("demo", "--config", record, "--out", tmp_path/"demo")
     rows = json.loads((tmp_path/"demo/results.json").read_text())
     assert len(rows) == 8 and "| + LOMMA+L2 |" in out
     assert read_run(tmp_path/"demo", "demo")["arguments"]["settings"] == s

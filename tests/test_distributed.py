@@ -1,7 +1,8 @@
-"""Runs under torchrun with 2 CPU processes (gloo): identity-sharded attacks give the results of one process, a
+"""Runs under torchrun with 2 CPU processes (gloo): identity-sharded attacks give the results of one process, so does
+the demo with whole attacks shared between the ranks, a
 killed rank's run finishes when started again (recomputing only what is missing), ranks that disagree stop with a
 clear message, and data-parallel (DDP) training writes rank 0's outputs and resumes exactly."""
-import os, signal, subprocess, sys, time
+import json, os, re, signal, subprocess, sys, time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from rethinkmi.net_files import save_net
 from rethinkmi.protocol import fake_celeba
 from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
 from rethinkmi.preg import PReg
+from rethinkmi.runs import read_run
 
 ENV = {**os.environ, "RETHINKMI_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
 
@@ -85,6 +87,20 @@ def test_torchrun_rerun_recomputes_only_the_missing_shard(nets, tmp_path):
     done(torchrun(2, "attack", tmp_path/"run", *args))
     assert s0.stat().st_mtime_ns == t0 and s1.exists()        # rank 0's finished share was reused, rank 1's recomputed
     assert torch.equal(load_checkpoint(tmp_path/"run/attack.pt", unwrap=False)["z"], first)
+
+
+def test_torchrun_demo_shares_whole_attacks(tmp_path, tiny_demo_record):
+    "Under torchrun the demo gives each rank whole attacks, each run once, and its results are those of one process."
+    record, _ = tiny_demo_record
+    done(single("demo", "--config", record, "--out", tmp_path/"one"))
+    two = torchrun(2, "demo", "--config", record, "--out", tmp_path/"two"); done(two)
+    ran = re.findall(r"^\[(\d+)/8\] .* \(rank (\d)\)$", two.stdout, re.M)
+    assert sorted(int(i) for i, _ in ran) == list(range(1, 9)) and {r for _, r in ran} == {"0", "1"}, two.stdout
+    rows = lambda d: json.dumps([{k: v for k, v in r.items() if not k.endswith("_s")} for r in json.loads((d/"results.json").read_text())])
+    assert rows(tmp_path/"one") == rows(tmp_path/"two")
+    took = {k: v for k, v in read_run(tmp_path/"two", "demo")["timings"].items() if k.startswith("attack-")}
+    assert len(took) == 8 and all(v > 0 for v in took.values())   # rank 1's attacks timed too, from its own record
+    assert not list((tmp_path/"two"/"stages").glob("*.ckpt"))
 
 
 def _worker_pid(rank:int, marker:str) -> int|None:
