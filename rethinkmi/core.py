@@ -130,10 +130,10 @@ def _request(self:StopRequests, signum:int, frame):
 
 # %% ../nbs/00_core.ipynb #7b803d77
 @patch
-def agreed(self:StopRequests) -> int|None:
+def agreed(self:StopRequests, group:bool=True # False: this process works alone (`alone` in `11_distributed`), so its own signal decides
+          ) -> int|None:
     "The signal asking to stop: this process's own, or in a process group the one any rank received (a collective)."
-    from rethinkmi.distributed import get_world_size   # here, not at the top: distributed imports core
-    if get_world_size() == 1: return self.signum       # no group, a group of one, or a rank working `alone`
+    if not (group and dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1: return self.signum
     dev = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
     t = torch.tensor([self.signum or 0], device=dev); dist.all_reduce(t, dist.ReduceOp.MAX)
     return int(t.item()) or None

@@ -15,7 +15,7 @@ from torch import nn
 from .core import RunDir, default_device, fingerprint
 from .demo_models import DemoModels, DemoModelSettings, demo_models
 from .distill import distill_students
-from .distributed import agree, barrier, gather, get_rank, get_world_size, is_main, process_group, rank_zero_first, share_jobs
+from .distributed import agree, gather, get_rank, get_world_size, is_main, process_group, rank_zero_first, share_jobs
 from .evaluation import evaluate_images
 from .inversion import Attack, InversionResult, Records, invert, variant_config
 from .preg import PReg
@@ -283,7 +283,7 @@ def _accuracies(demo:Demo) -> dict:
         f"students-{p}-{l}": [round(hs["test_top1"][-1] * 100, 2) for hs in demo._cache[f"students-{p}-{l}"][1]]
         for p in publics for l in ("kl", "kl+l2") if f"students-{p}-{l}" in demo._cache}
 
-# %% ../nbs/10_demo.ipynb #dc7b608e
+# %% ../nbs/10_demo.ipynb #f215f996
 def attack_cost(s:dict, # the settings of a demo run (`demo_settings`)
                 method:str, # "gmi" or "kedmi"
                 variant:str # "baseline", "lom", "ma", "lomma" or "lomma+l2"

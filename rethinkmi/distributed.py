@@ -78,7 +78,7 @@ def _disagreement(every:Sequence[Mapping], # the settings of each rank, in rank 
             "; ".join(f"{k}: " + ", ".join(f"rank {r} {c.get(k)!r}" for r, c in enumerate(every)) for k in diff) +
             ". Start every rank with the same arguments.")
 
-# %% ../nbs/11_distributed.ipynb #06cc4635
+# %% ../nbs/11_distributed.ipynb #d3b3a3d2
 def gather(obj # any picklable value of this rank
           ) -> list:
     "Every rank's `obj`, in rank order, on every rank (`[obj]` in a single process)."
@@ -166,10 +166,9 @@ def sharded_invert(G:nn.Module, D:nn.Module, models:Sequence[nn.Module], labels,
     sl = shard(len(labels), (getattr(D, "group_size", None) or 1) if method == "kedmi" else 1)
     mine = replace(records, ckpt_path=shard_path(records.ckpt_path))
     part = invert(G, D, models, labels[sl], method, records=mine, **kwargs) if sl.stop > sl.start else None
-    parts = [None] * get_world_size(); dist.all_gather_object(parts, part)
-    return merge_results([p for p in parts if p is not None])
+    return merge_results([p for p in gather(part) if p is not None])
 
-# %% ../nbs/11_distributed.ipynb #099e0a86
+# %% ../nbs/11_distributed.ipynb #6a86ae21
 def share_jobs(costs:Sequence[float], # the estimated cost of each job (any unit), in the jobs' order
                world:int|None=None # among how many ranks (default: this process group's)
               ) -> list[list[int]]:

@@ -221,6 +221,6 @@ def train_epochs(o:TrainOptions, # epochs, seed, checkpoint, callback and label 
                 bar.set_postfix({k: f"{row[k]:.3g}" for k in show if k in row})
                 if o.ckpt_path is not None: save_training_state(o.ckpt_path, epoch + 1, h, config, **state)
                 if o.callback is not None: o.callback(epoch + 1, h)
-                if stop.enabled and (sig := stop.agreed()): stop.stop(f"{o.desc or 'training'} after epoch {epoch + 1}/{o.epochs}", o.ckpt_path, sig)
+                if stop.enabled and (sig := stop.agreed(get_world_size() > 1)): stop.stop(f"{o.desc or 'training'} after epoch {epoch + 1}/{o.epochs}", o.ckpt_path, sig)
     finally: bar.close()
     return h

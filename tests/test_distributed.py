@@ -1,7 +1,7 @@
-"""Runs under torchrun with 2 CPU processes (gloo): identity-sharded attacks give the results of one process, so does
-the demo with whole attacks shared between the ranks, a
-killed rank's run finishes when started again (recomputing only what is missing), ranks that disagree stop with a
-clear message, and data-parallel (DDP) training writes rank 0's outputs and resumes exactly."""
+"""Runs under torchrun with 2 CPU processes (gloo): identity-sharded attacks give the results of one process, and so
+does the demo, its attacks shared whole between the ranks; a killed rank's run finishes when started again
+(recomputing only what is missing), ranks that disagree stop with a clear message, and data-parallel (DDP) training
+writes rank 0's outputs and resumes exactly."""
 import json, os, re, signal, subprocess, sys, time
 from pathlib import Path
 
