@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import Tensor, nn
 
-from .core import CheckpointError, StopRequests, config_hash, default_device, load_checkpoint, progress, save_checkpoint, upcast
+from .core import (CheckpointError, StopRequests, config_hash, default_device, float64, load_checkpoint, progress,
+                            save_checkpoint, upcast)
 from .fast_inversion import FastSteps, Speed, attack_copy, counter_key, counter_normal, cudnn_autotune, keep_freed_memory
 from .losses import check_labels, identity_loss
 
@@ -243,8 +244,8 @@ def images(self:InversionResult, G:nn.Module, # the generator of the attack
           ) -> Tensor:
     "The reconstructions G(z), shape (n_ids, n_seeds, 3, S, S), on the CPU."
     G, z = attack_copy(G, device), self.z.flatten(0, 1)
-    dev = next(G.parameters()).device
-    with torch.no_grad(): x = torch.cat([G(z[i:i + batch].to(dev)).float().cpu() for i in range(0, len(z), batch)])
+    w = next(G.parameters())
+    with torch.no_grad(): x = torch.cat([G(zb.to(w)).float().cpu() for zb in z.split(batch)])
     return x.view(*self.z.shape[:2], *x.shape[1:])
 
 # %% ../nbs/07_inversion.ipynb #b6e266a5
@@ -270,8 +271,8 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
     models, identity, p_reg = resolve_variant(variant, models, attack.identity, p_reg)
     a, device = replace(attack, identity=identity), default_device(device)
     speed = speed.on(device)
-    nets = [attack_copy(m, device, speed.channels_last, speed.fold_bn, speed.space_to_depth) for m in (G, D, *models)]
-    with cudnn_autotune(device), keep_freed_memory(device):
+    nets = [speed.prepare(m, device) for m in (G, D, *models)]
+    with cudnn_autotune(device), keep_freed_memory(device), float64(on=speed.float64):
         labels, p_reg = _check_inputs(nets, labels, p_reg, a.z_dim, device)
         att = Inversion(_losses(nets, method, a), labels.to(device), method, a, p_reg, speed.amp)
         fingerprint = _fingerprint(method, a, labels, p_reg, len(models))

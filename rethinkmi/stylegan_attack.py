@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .core import StopRequests, config_hash, default_device, progress
+from .core import StopRequests, config_hash, default_device, float64, progress
 from .fast_inversion import FastSteps, Speed, attack_copy, counter_key, counter_normal, cudnn_autotune, keep_freed_memory
 from .inversion import (ATTACKS, Attack, InversionResult, Records, log_and_save, resolve_variant, resume_attack,
                                  save_and_stop)
@@ -52,12 +52,12 @@ def w_stats(G:StyleGenerator, # the generator (its `mapping`)
             n:int=10000, # latents to map
             seed:int=0 # their seed
            ) -> WStats:
-    "Mean and whitening matrix of w = f(z) over `n` Gaussian latents."
-    dev = next(G.parameters()).device
-    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(dev)
+    "Mean and whitening matrix of w = f(z) over `n` Gaussian latents, computed in float64, returned in G's dtype."
+    p = next(G.parameters())
+    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(p)
     w = torch.cat([G.mapping(zb).double() for zb in z.split(1000)])
-    cov = torch.cov(w.T) + 1e-4 * torch.eye(w.shape[1], dtype=w.dtype, device=dev)
-    return WStats(w.mean(0).float(), torch.linalg.inv(torch.linalg.cholesky(cov)).float())
+    cov = torch.cov(w.T) + 1e-4 * torch.eye(w.shape[1], dtype=w.dtype, device=p.device)
+    return WStats(w.mean(0).to(p.dtype), torch.linalg.inv(torch.linalg.cholesky(cov)).to(p.dtype))
 
 def w_nll(ws:Tensor, # (B, L, d) one w per layer (or (B, d))
           stats:WStats
@@ -176,9 +176,9 @@ class StyleInversionResult(InversionResult):
 
     def images(self, G:StyleGenerator, device=None, batch:int=500) -> Tensor:
         "The reconstructions at G's size, shape (n_ids, n_seeds, 3, S, S), on the CPU."
-        G = attack_copy(G, device, channels_last=False); dev = next(G.parameters()).device
-        lat = self.z.flatten(0, 1)
-        with torch.no_grad(): x = torch.cat([style_images(G, l.to(dev), self.space)[0].float().cpu() for l in lat.split(batch)])
+        G = attack_copy(G, device, channels_last=False)
+        w, lat = next(G.parameters()), self.z.flatten(0, 1)
+        with torch.no_grad(): x = torch.cat([style_images(G, l.to(w), self.space)[0].float().cpu() for l in lat.split(batch)])
         return x.view(*self.z.shape[:2], *x.shape[1:])
 
 # %% ../nbs/07d_stylegan_attack.ipynb #2cf76896
@@ -231,9 +231,9 @@ def invert_stylegan(G:StyleGenerator, # the generator (`02c_stylegan`)
     models, identity, p_reg = resolve_variant(variant, models, a.identity, p_reg)
     a, device = replace(a, identity=identity), default_device(device)
     speed = speed.on(device)
-    copy = lambda m: attack_copy(m, device, speed.channels_last, speed.fold_bn, speed.space_to_depth)
-    nets = [attack_copy(G, device, channels_last=False), D if D is None else copy(D), *map(copy, models)]   # (G has 5-d weights)
-    with cudnn_autotune(device), keep_freed_memory(device):
+    Gc = attack_copy(G, device, channels_last=False, double=speed.float64)   # (G has 5-d weights)
+    nets = [Gc, D if D is None else speed.prepare(D, device), *(speed.prepare(m, device) for m in models)]
+    with cudnn_autotune(device), keep_freed_memory(device), float64(on=speed.float64):
         labels, p_reg = _check(nets, labels, p_reg, a, device)
         stats = w_stats(nets[0], a.w_samples, a.seed) if a.prior == "w" else None
         refs = reference_images(nets[0], nets[1].group - 1, a.seed) if a.prior == "d" else None

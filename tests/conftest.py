@@ -6,6 +6,22 @@ import json
 import pytest
 
 
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", help="also run the tests marked slow (torchrun, signals, compiling, memory caps)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: minutes of real processes (torchrun, signals, torch.compile); run with --slow, as CI does")
+    config.addinivalue_line("markers", "numerics: checks a numerical claim; CI runs them again under other instruction sets and threads")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--slow"): return
+    skip = pytest.mark.skip(reason="slow: run with --slow")
+    for item in items:
+        if "slow" in item.keywords: item.add_marker(skip)
+
+
 @pytest.fixture
 def tiny_demo_record(tmp_path):
     """A record of a tiny demo that `rethinkmi demo --config` runs in seconds: GMI and KEDMI, baseline and LOMMA+L2,

@@ -57,23 +57,30 @@ def attack_args(nets:Path, method:str, variant:str="baseline", iters:int=20, ids
             "--n_seeds", 2, "--iters", iters, "--device", "cpu", *extra]
 
 
-def same_attack(a:Path, b:Path):
-    "Two attack run folders hold the same results: latents (and KEDMI's distributions) and loss history to float rounding."
+def same_attack(a:Path, b:Path, atol:float=0.0):
+    "Two attack run folders hold the same results: latents, KEDMI's distributions and loss history within `atol` (0: bit for bit)."
     x, y = (load_checkpoint(p/"attack.pt", unwrap=False) for p in (a, b))
     assert torch.equal(x["labels"], y["labels"]) and x["history"]["step"] == y["history"]["step"]
-    torch.testing.assert_close(x["z"], y["z"], atol=1e-5, rtol=0)
-    if x["mu"] is not None: torch.testing.assert_close(x["mu"], y["mu"], atol=1e-5, rtol=0)
-    for k in ("prior", "identity", "loss"): torch.testing.assert_close(torch.tensor(x["history"][k]), torch.tensor(y["history"][k]), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(x["z"], y["z"], atol=atol, rtol=0)
+    if x["mu"] is not None: torch.testing.assert_close(x["mu"], y["mu"], atol=atol, rtol=0)
+    for k in ("prior", "identity", "loss"):
+        torch.testing.assert_close(torch.tensor(x["history"][k]), torch.tensor(y["history"][k]), rtol=1e-9, atol=atol)
     ix, iy = (load_checkpoint(p/"images.pt", unwrap=False)["images"] for p in (a, b))
-    assert ix.shape == iy.shape and (ix.int() - iy.int()).abs().max() <= 1
+    assert ix.shape == iy.shape and (ix.int() - iy.int()).abs().max() <= (atol > 0)   # a pixel can round the other way
 
 
-@pytest.mark.parametrize("method,variant", [("gmi", "lomma"), ("kedmi", "baseline")])
-def test_torchrun_attack_equals_single_process(nets, tmp_path, method, variant):
-    args = attack_args(nets, method, variant)
+# One process and two ranks run the convolutions on batches of other sizes, so in float32 they round differently, and
+# which way depends on the CPU's kernels; the identity is checked in float64 (--float64). GMI's Nesterov update is linear in
+# the gradient, so float64 rounding (1e-16 of the numbers added) stays far below 1e-10 over 20 steps. Adam's epsilon (1e-8)
+# caps how much it amplifies a gradient's rounding, at lr / eps = 2e6, so KEDMI's 20 steps stay within 20 * 2e6 * 1e-15 = 4e-8.
+@pytest.mark.numerics
+@pytest.mark.parametrize("method,variant,atol", [("gmi", "lomma", 1e-10), ("kedmi", "baseline", 1e-7)])
+def test_torchrun_attack_equals_single_process(nets, tmp_path, method, variant, atol):
+    args = [*attack_args(nets, method, variant), "--float64"]
     done(single("attack", tmp_path/"one", *args))
     done(torchrun(2, "attack", tmp_path/"two", *args))
-    same_attack(tmp_path/"one", tmp_path/"two")
+    same_attack(tmp_path/"one", tmp_path/"two", atol)
+    assert load_checkpoint(tmp_path/"two/attack.pt", unwrap=False)["z"].dtype == torch.float64
     assert sorted(p.name for p in (tmp_path/"two").glob("*.ckpt")) == ["attack.shard0of2.ckpt", "attack.shard1of2.ckpt"]
 
 
@@ -134,8 +141,8 @@ def test_torchrun_killed_rank_then_rerun_completes(nets, tmp_path):
     step = load_checkpoint(shard1, unwrap=False)["step"]
     assert 0 < step < 1500                                    # what rank 1 had saved before dying
     done(torchrun(2, "attack", out, *args))                  # the same command again: each rank resumes its share
-    done(single("attack", tmp_path/"one", *args))
-    same_attack(tmp_path/"one", out)
+    done(torchrun(2, "attack", tmp_path/"whole", *args))     # uninterrupted, on the same ranks: the same shapes, bit for bit
+    same_attack(tmp_path/"whole", out)
 
 
 def test_distributed_ranks_disagree(nets, tmp_path):

@@ -66,8 +66,10 @@ def test_attack_signal_saves_and_resumes(tmp_path, sig, script):
     assert len(lines) == 1 and f"stopped by {signal.Signals(sig).name}" in lines[0] and str(ckpt) in lines[0], err
     stopped = load_checkpoint(ckpt, unwrap=False)["step"]
     assert 7 <= stopped < 30 and f"at step {stopped}/30" in lines[0]
-    ns = {}; exec(script.replace('if __name__ == "__main__"', "if False"), ns)
+    threads, ns = torch.get_num_threads(), {}
+    exec(script.replace('if __name__ == "__main__"', "if False"), ns)   # one thread, as the child: the same kernels, bit for bit
     full, resumed = ns["attack"](None), ns["attack"](ckpt)
+    torch.set_num_threads(threads)
     assert torch.equal(full.z, resumed.z) and full.history == resumed.history
     assert signal.getsignal(signal.SIGINT) is before   # the handler is given back
 
@@ -98,8 +100,10 @@ def test_training_signal_saves_and_resumes(tmp_path):
     assert len(lines) == 1 and "stopped by SIGTERM" in lines[0] and str(ckpt) in lines[0], err
     stopped = load_checkpoint(ckpt, unwrap=False)["epoch"]
     assert 2 <= stopped < 6 and f"after epoch {stopped}/6" in lines[0]
-    ns = {}; exec(TRAIN.replace('if __name__ == "__main__"', "if False"), ns)
+    threads, ns = torch.get_num_threads(), {}
+    exec(TRAIN.replace('if __name__ == "__main__"', "if False"), ns)    # one thread, as the child: the same kernels, bit for bit
     (full, h_full), (resumed, h) = ns["train"](None), ns["train"](ckpt)
+    torch.set_num_threads(threads)
     for a, b in zip(full.state_dict().values(), resumed.state_dict().values()): assert torch.equal(a, b)
     assert h["train_loss"] == h_full["train_loss"] and h["train_acc"] == h_full["train_acc"]
 
@@ -144,8 +148,10 @@ def test_cli_attack_sigterm_and_full_disk(tmp_path):
     assert r.stderr.startswith(f"rethinkmi attack: error: {out/'attack.ckpt'}: cannot write the checkpoint (No space left on device)")
     assert load_checkpoint(out/"attack.ckpt", unwrap=False)["step"] == stopped          # the previous checkpoint, intact
     assert not list(out.glob(".attack.ckpt.*"))                                       # and no temporary file left
-    from rethinkmi.cli import main                                                   # the rest in this process: quicker
-    assert main([*cmd[3:], "--iters", "6"]) == 0 and main([*cmd[3:4], str(tmp_path/"solo"), *cmd[5:], "--iters", "6"]) == 0
+    from rethinkmi.cli import main                                                   # the rest in this process: quicker,
+    from rethinkmi.runs import torch_threads                                         # with one thread as the child had
+    with torch_threads(1):
+        assert main([*cmd[3:], "--iters", "6"]) == 0 and main([*cmd[3:4], str(tmp_path/"solo"), *cmd[5:], "--iters", "6"]) == 0
     a, b = (load_checkpoint(d/"attack.pt", unwrap=False) for d in (out, tmp_path/"solo"))
     assert torch.equal(a["z"], b["z"]) and a["history"] == b["history"]
 
@@ -162,25 +168,25 @@ T, G, D = build_classifier("IR152", 8).eval(), Generator(size=64, width=8).eval(
 with open("/proc/self/clear_refs", "w") as f: f.write("5")   # the peak resident memory (VmHWM) starts again from here
 before = status("VmRSS"); slack = status("VmHWM") - before
 r = invert(G, D, [T], list(range(8)), attack=Attack(iters=1, n_seeds=4), device="cpu", speed=Speed(chunk_size=int(sys.argv[1]) or None))
-torch.save(r.z, sys.argv[2])
 print(json.dumps(dict(growth=status("VmHWM") - before, slack=slack, chunk=r.chunk_size)))
 '''
 
 
+@pytest.mark.slow
 def test_ir152_attack_stays_under_a_memory_cap(tmp_path):
     """IR152 at 64x64, 32 latents, one step: under RETHINKMI_MEMORY=900M the process's peak resident memory (Linux's VmHWM, reset
     before the attack: `ru_maxrss` would carry the parent's peak across fork and exec) grows by less than
-    the cap (chunks); the same attack in one chunk grows by more (so the measurement can fail); both end at the same latents."""
+    the cap (chunks); the same attack in one chunk grows by more (so the measurement can fail). (That chunks leave the latents
+    unchanged is an identity, checked in float64 in 07b_fast_inversion: in float32 chunks of other sizes round differently.)"""
     cap, runs = "900M", {}
     for name, chunk, env in [("capped", 0, {**ENV, "RETHINKMI_MEMORY": cap}), ("whole", 32, ENV)]:
-        r = subprocess.run([sys.executable, "-c", CAPPED, str(chunk), str(tmp_path/f"{name}.pt")], env=env, capture_output=True, text=True, timeout=300)
+        r = subprocess.run([sys.executable, "-c", CAPPED, str(chunk)], env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         runs[name] = json.loads(r.stdout.strip().splitlines()[-1])
     limit = 900 * 2**20
     assert runs["capped"]["slack"] < limit / 8 and runs["whole"]["slack"] < limit / 8    # the peak was reset to the baseline
     assert 1 <= runs["capped"]["chunk"] < 32 and runs["whole"]["chunk"] == 32
     assert runs["capped"]["growth"] < limit < runs["whole"]["growth"], runs
-    torch.testing.assert_close(torch.load(tmp_path/"capped.pt"), torch.load(tmp_path/"whole.pt"), atol=1e-5, rtol=0)
 
 
 STAGE = r'''
@@ -220,9 +226,12 @@ def test_lock_of_a_killed_process_does_not_block(tmp_path):
     assert (tmp_path/"computed.log").read_text().split() == [str(a.pid), str(b.pid)]
 
 
+@pytest.mark.slow
 def test_torchrun_ranks_save_their_shards_on_sigterm(tmp_path):
     """SIGTERM to torchrun: it passes the signal to its ranks; each saves its share of the identities at its current step and
-    says so in one line; the rerun under torchrun ends where a single process ends."""
+    says so in one line; the rerun under torchrun ends where a single process ends. One process and two ranks run other batch
+    shapes, so the attack runs in float64 (--float64): GMI's update is linear in the gradient, and 60 steps keep float64's
+    rounding (1e-16 of the numbers added) far below 1e-10."""
     from rethinkmi.net_files import save_net
     from rethinkmi.models import DGWGAN, Generator, build_classifier
     torch.manual_seed(0)
@@ -230,7 +239,7 @@ def test_torchrun_ranks_save_their_shards_on_sigterm(tmp_path):
     save_net(Generator(size=32, width=8), tmp_path/"G.pt", "Generator", size=32, width=8)
     save_net(DGWGAN(size=32, width=8), tmp_path/"D.pt", "DGWGAN", size=32, width=8)
     args = ["--target", tmp_path/"T.pt", "--G", tmp_path/"G.pt", "--D", tmp_path/"D.pt", "--method", "gmi", "--variant", "baseline", "--ids", "0-5", "--n_seeds", "2",
-            "--iters", "60", "--ckpt_every", "3", "--device", "cpu"]
+            "--iters", "60", "--ckpt_every", "3", "--device", "cpu", "--float64"]
     run = lambda out: [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "rethinkmi.cli",
                        "attack", str(tmp_path/out), *map(str, args)]
     p = subprocess.Popen(run("two"), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -248,4 +257,4 @@ def test_torchrun_ranks_save_their_shards_on_sigterm(tmp_path):
         r = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr[-3000:]
     a, b = (load_checkpoint(tmp_path/d/"attack.pt", unwrap=False) for d in ("two", "one"))
-    torch.testing.assert_close(a["z"], b["z"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(a["z"], b["z"], atol=1e-10, rtol=0)
