@@ -16,9 +16,9 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['default_device', 'upcast', 'float64', 'seed_everything', 'CheckpointError', 'save_checkpoint', 'load_checkpoint',
-           'Interrupted', 'StopRequests', 'config_hash', 'RunDir', 'file_lock', 'tensors_hash', 'fingerprint',
-           'LogProgress', 'progress']
+__all__ = ['default_device', 'upcast', 'module_dtype', 'float64', 'seed_everything', 'CheckpointError', 'save_checkpoint',
+           'load_checkpoint', 'Interrupted', 'StopRequests', 'config_hash', 'RunDir', 'file_lock', 'tensors_hash',
+           'fingerprint', 'LogProgress', 'progress']
 
 # %% ../nbs/00_core.ipynb #dbfb96f3
 def default_device(device:str|torch.device|None=None # "cpu", "cuda", "cuda:1"...; `None`: `$RETHINKMI_DEVICE`, else CUDA when present, else CPU
@@ -37,6 +37,11 @@ def upcast(x:torch.Tensor) -> torch.Tensor:
     return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
 
 # %% ../nbs/00_core.ipynb #430e6ff5
+def module_dtype(m:nn.Module) -> torch.dtype:
+    "The dtype `m` computes in: that of its first floating-point parameter or buffer (float32 when it has none)."
+    ts = [t for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]
+    return ts[0].dtype if ts else torch.float32
+
 @contextlib.contextmanager
 def float64(*modules:nn.Module, # networks to convert to float64 inside the block, and back afterwards
             on:bool=True # False: the block runs as it is
@@ -45,18 +50,13 @@ def float64(*modules:nn.Module, # networks to convert to float64 inside the bloc
     if not on:
         yield
         return
-    before, dtypes = torch.get_default_dtype(), [_float_dtype(m) for m in modules]
+    before, dtypes = torch.get_default_dtype(), [module_dtype(m) for m in modules]
     torch.set_default_dtype(torch.float64)
     for m in modules: m.double()
     try: yield
     finally:
         torch.set_default_dtype(before)
         for m, d in zip(modules, dtypes): m.to(d)
-
-def _float_dtype(m:nn.Module) -> torch.dtype:
-    "The dtype of the first floating-point parameter or buffer of `m` (float32 when it has none)."
-    ts = [t for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]
-    return ts[0].dtype if ts else torch.float32
 
 # %% ../nbs/00_core.ipynb #2704ba95
 def seed_everything(seed:int=0 # the seed for python's `random`, numpy and torch (CPU and CUDA)

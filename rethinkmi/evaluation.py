@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .core import RunDir, default_device, fingerprint, progress, tensors_hash
+from .core import RunDir, default_device, fingerprint, module_dtype, progress, tensors_hash
 from .losses import check_labels
 from .memory import forward_chunk
 from .training import resize_to, topk_hits
@@ -66,10 +66,10 @@ def _check_unit_images(x:Tensor, name:str="images"):
                          "(images in [-1, 1]? map them with (x + 1) / 2)")
 
 # %% ../nbs/08_evaluation.ipynb #8665d613
-def _prepared(xb:Tensor, dev:torch.device, size:int|None) -> Tensor:
-    "A batch of images as floats in [0, 1] on `dev`, resized to `size` when given."
+def _prepared(xb:Tensor, dev:torch.device, size:int|None, dtype:torch.dtype=torch.float32) -> Tensor:
+    "A batch of images as floats of `dtype` in [0, 1] on `dev`, resized to `size` when given."
     xb = xb.to(dev, non_blocking=True)
-    xb = xb.float() / 255 if xb.dtype == torch.uint8 else xb.float()
+    xb = xb.to(dtype) / 255 if xb.dtype == torch.uint8 else xb.to(dtype)
     return resize_to(xb, size) if size else xb
 
 @torch.no_grad()
@@ -85,9 +85,10 @@ def embed_images(model:nn.Module, # returns (features, logits) or features; its 
     model.to(dev).eval(); size = getattr(model, "input_size", None)
     fs, ls = [], []
     try:
-        bs = min(batch_size, forward_chunk(model, lambda sl: _prepared(images[sl], dev, size), len(images), dev, memory))
+        dt = module_dtype(model)
+        bs = min(batch_size, forward_chunk(model, lambda sl: _prepared(images[sl], dev, size, dt), len(images), dev, memory))
         for xb in progress(images.split(bs), desc="embed", leave=False, disable=None if len(images) > 20 * bs else True):
-            out = model(_prepared(xb, dev, size))
+            out = model(_prepared(xb, dev, size, dt))
             f, l = out if isinstance(out, tuple) else (out, None)
             fs.append(f.flatten(1).float().cpu()); ls.append(None if l is None else l.float().cpu())
     finally: model.train(was)

@@ -13,7 +13,7 @@ from fastcore.basics import patch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from .core import CheckpointError, default_device, load_checkpoint, save_checkpoint
+from .core import CheckpointError, default_device, load_checkpoint, module_dtype, save_checkpoint
 from .memory import forward_chunk
 
 # %% auto #0
@@ -117,6 +117,10 @@ def _features(model:nn.Module, # forward returns (features, logits)
     if out[0].ndim != 2: raise ValueError(f"penultimate features must have shape (B, d), got {tuple(out[0].shape)}")
     return out[0].float()
 
+def _to(x:Tensor, device, dtype:torch.dtype) -> Tensor:
+    "`x` on `device`, and in `dtype` when it holds floats (other images are left for `_features` to refuse)."
+    return x.to(device, dtype) if x.is_floating_point() else x.to(device)
+
 # %% ../nbs/05_preg.ipynb #2bcdfa5f
 def _n_images(data:Dataset|Tensor, # the images
               n:int # how many were asked for
@@ -140,11 +144,11 @@ def estimate(cls:PReg, model:nn.Module, # a classifier whose forward returns (fe
             ) -> PReg:
     "Fit $P_{reg}$ to `model`'s penultimate features on the first `n` images of `data` (no gradients, eval mode)."
     n = _n_images(data, n); _check_images(data)
-    device, feats = default_device(device), []
+    device, dt, feats = default_device(device), module_dtype(model), []   # images in the dtype the model computes in
     with _evaluating(model, device), torch.no_grad(), torch.random.fork_rng(devices=[]):
-        batch_size = min(batch_size, forward_chunk(lambda x: _features(model, x), lambda sl: _take(data, sl).to(device), n, device, memory))
+        batch_size = min(batch_size, forward_chunk(lambda x: _features(model, x), lambda sl: _to(_take(data, sl), device, dt), n, device, memory))
         torch.default_generator.manual_seed(seed)
-        for xb in _image_batches(data, n, batch_size): feats.append(_features(model, xb.to(device)))
+        for xb in _image_batches(data, n, batch_size): feats.append(_features(model, _to(xb, device, dt)))
     feats = torch.cat(feats).double()
     return cls(feats.mean(0).float().cpu(), feats.std(0).float().cpu())
 
