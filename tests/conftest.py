@@ -10,6 +10,11 @@ def pytest_addoption(parser):
     parser.addoption("--slow", action="store_true", help="also run the tests marked slow (torchrun, signals, compiling, memory caps)")
 
 
+def pytest_report_header(config):
+    import torch
+    return f"torch {torch.__version__}: {torch.get_num_threads()} threads, CPU capability {torch.backends.cpu.get_cpu_capability()}"
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: minutes of real processes (torchrun, signals, torch.compile); run with --slow, as CI does")
     config.addinivalue_line("markers", "numerics: checks a numerical claim; CI runs them again under other instruction sets and threads")

@@ -84,6 +84,7 @@ def test_torchrun_attack_equals_single_process(nets, tmp_path, method, variant, 
     assert sorted(p.name for p in (tmp_path/"two").glob("*.ckpt")) == ["attack.shard0of2.ckpt", "attack.shard1of2.ckpt"]
 
 
+@pytest.mark.slow
 def test_torchrun_rerun_recomputes_only_the_missing_shard(nets, tmp_path):
     args = attack_args(nets, "gmi")
     done(torchrun(2, "attack", tmp_path/"run", *args))
@@ -96,6 +97,7 @@ def test_torchrun_rerun_recomputes_only_the_missing_shard(nets, tmp_path):
     assert torch.equal(load_checkpoint(tmp_path/"run/attack.pt", unwrap=False)["z"], first)
 
 
+@pytest.mark.slow
 def test_torchrun_demo_shares_whole_attacks(tmp_path, tiny_demo_record):
     "Under torchrun the demo gives each rank whole attacks, each run once, and its results are those of one process."
     record, _ = tiny_demo_record
@@ -132,6 +134,7 @@ def kill_rank1_after(command:str, out:Path, args:list, ckpt:Path):
     return log
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the rank's process through /proc")
 def test_torchrun_killed_rank_then_rerun_completes(nets, tmp_path):
     args = [*attack_args(nets, "gmi", iters=1500), "--ckpt_every", 10]
@@ -168,6 +171,7 @@ def train_args(data:Path, epochs:int) -> list:
             "--width", 4, "--size", 32, "--epochs", epochs, "--batch_size", 2, "--device", "cpu"]
 
 
+@pytest.mark.slow
 def test_torchrun_ddp_training_writes_rank0_outputs(celeba, tmp_path):
     "Classifier, GMI and KEDMI GANs and a student, each trained data-parallel by 2 ranks; rank 0 writes one set of outputs."
     done(torchrun(2, "train-classifier", tmp_path/"clf", *train_args(celeba, 2)))
@@ -182,6 +186,7 @@ def test_torchrun_ddp_training_writes_rank0_outputs(celeba, tmp_path):
     assert not list(tmp_path.glob("**/previous-runs"))        # run.json written once, by rank 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the rank's process through /proc")
 def test_torchrun_ddp_training_resumes_after_a_killed_rank(celeba, tmp_path):
     args = train_args(celeba, 40)

@@ -15,6 +15,8 @@ from rethinkmi.results import ResultsTable, evaluate_attack
 from rethinkmi.training import topk_hits
 from rethinkmi.models import build_classifier
 
+pytestmark = pytest.mark.numerics   # CI runs these again under other instruction sets and thread counts
+
 
 def test_accuracy_against_numpy():
     g = np.random.default_rng(10)

@@ -1,5 +1,6 @@
 "Every exported module imports on its own: an import that lives only in a notebook cell must fail here."
-import subprocess, sys
+import os, subprocess, sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import pytest
 
@@ -8,7 +9,12 @@ MODULES = sorted(f"rethinkmi.{p.stem}" for p in PKG.glob("*.py") if not p.stem.s
 
 def test_modules_found(): assert "rethinkmi.core" in MODULES and "rethinkmi.data" in MODULES
 
+@pytest.fixture(scope="module")
+def imported() -> dict:
+    "Each module imported in a fresh interpreter, as many at a time as there are CPUs: its `CompletedProcess`."
+    run = lambda m: subprocess.run([sys.executable, "-c", f"import {m}"], capture_output=True, text=True)
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool: return dict(zip(MODULES, pool.map(run, MODULES)))
+
 @pytest.mark.parametrize("module", MODULES)
-def test_imports_alone(module):
-    r = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-2000:]
+def test_imports_alone(module, imported):
+    assert imported[module].returncode == 0, imported[module].stderr[-2000:]

@@ -124,6 +124,7 @@ inv.invert(G, D, models, list(range(60)), "gmi", "lomma", p_reg, inv.Attack(iter
 print(statistics.median(marks[t + 1] - marks[t] for t in range(2, 10)))   # the heap still grows now and then: the median step
 """
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="keep_freed_memory acts on glibc's malloc only")
 def test_cpu_steps_reuse_freed_memory():
     "With `keep_freed_memory` (invert's default on a CPU) the steps after the first fault almost no pages in; without it, thousands."

@@ -2,6 +2,8 @@
 import pytest, torch
 from rethinkmi.losses import ce_loss, logit_loss, feature_reg, identity_loss
 
+pytestmark = pytest.mark.numerics   # CI runs these again under other instruction sets and thread counts
+
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 def _outs(B=6, d=8, K=5, M=3, seed=0, dtype=torch.float32, device="cpu"):

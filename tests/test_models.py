@@ -24,6 +24,8 @@ import torch.nn as nn
 from rethinkmi.reference_checkpoints import (REFERENCE_LAYOUTS, LayoutMismatchError, dead_tensors, fake_reference_checkpoint,
                                              load_reference, unused_tensors)
 
+pytestmark = pytest.mark.numerics   # CI runs these again under other instruction sets and thread counts
+
 LAYOUTS = json.loads((Path(__file__).parents[1]/"nbs"/"reference_layouts.json").read_text())
 SMALL = {"Generator", "DGWGAN", "MinibatchDiscriminator"}
 LAST = ("fc_layer.", "bn.", "output_layer.", "feature.output_layer.", "feature.0.8.")

@@ -3,6 +3,8 @@ import pytest, torch
 from torch import nn
 from rethinkmi.preg import PReg
 
+pytestmark = pytest.mark.numerics   # CI runs these again under other instruction sets and thread counts
+
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 class Net(nn.Module):

@@ -53,6 +53,7 @@ def wait_for_line(p, n:int):
     raise AssertionError("the child ended before it could be interrupted")
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("sig,script", [(signal.SIGINT, ATTACK), (signal.SIGTERM, ATTACK), (signal.SIGTERM, STYLE_ATTACK)],
                          ids=["gmi-SIGINT", "gmi-SIGTERM", "stylegan-SIGTERM"])
 def test_attack_signal_saves_and_resumes(tmp_path, sig, script):
@@ -90,6 +91,7 @@ if __name__ == "__main__": train(sys.argv[1], tell)
 '''
 
 
+@pytest.mark.numerics
 def test_training_signal_saves_and_resumes(tmp_path):
     ckpt = tmp_path/"train.ckpt"
     p = subprocess.Popen([sys.executable, "-c", TRAIN, str(ckpt)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

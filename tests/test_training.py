@@ -15,6 +15,7 @@ def one_thread():
 def _data(): return SynthFaces(6, 4, size=32), SynthFaces(6, 2, size=32, first_index=4)
 def _model(): seed_everything(0); return build_classifier("tiny_vgg", 6, width=4, input_size=32)
 
+@pytest.mark.numerics
 def test_dataset_path_resumes_exactly(tmp_path):
     "The DataLoader path (a Dataset without `tensors()`) also resumes to the weights of an uninterrupted run."
     train, test = _data(); train = Subset(train, range(len(train)))
