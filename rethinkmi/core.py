@@ -38,7 +38,7 @@ def upcast(x:torch.Tensor) -> torch.Tensor:
 
 # %% ../nbs/00_core.ipynb #430e6ff5
 def module_dtype(m:nn.Module) -> torch.dtype:
-    "The dtype `m` computes in: that of its first floating-point parameter or buffer (float32 when it has none)."
+    "The dtype `m` computes in: that of its first floating-point parameter or buffer (else float32)."
     ts = [t for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]
     return ts[0].dtype if ts else torch.float32
 
@@ -46,7 +46,7 @@ def module_dtype(m:nn.Module) -> torch.dtype:
 def float64(*modules:nn.Module, # networks to convert to float64 inside the block, and back afterwards
             on:bool=True # False: the block runs as it is
            ):
-    "Inside the block, torch's default dtype is float64 and `modules` compute in float64; both are restored after."
+    "Inside the block, new tensors and `modules` are float64; both are restored after."
     if not on:
         yield
         return

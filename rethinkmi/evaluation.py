@@ -86,7 +86,8 @@ def embed_images(model:nn.Module, # returns (features, logits) or features; its 
     fs, ls = [], []
     try:
         dt = module_dtype(model)
-        bs = min(batch_size, forward_chunk(model, lambda sl: _prepared(images[sl], dev, size, dt), len(images), dev, memory))
+        prepared = lambda sl: _prepared(images[sl], dev, size, dt)
+        bs = min(batch_size, forward_chunk(model, prepared, len(images), dev, memory))
         for xb in progress(images.split(bs), desc="embed", leave=False, disable=None if len(images) > 20 * bs else True):
             out = model(_prepared(xb, dev, size, dt))
             f, l = out if isinstance(out, tuple) else (out, None)

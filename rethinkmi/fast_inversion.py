@@ -203,7 +203,7 @@ def attack_copy(model:nn.Module, # a network of the attack (left untouched)
                 channels_last:bool=True, # convert 4-d weights to channels-last
                 fold_bn:bool=True, # fold BatchNorms into the layers before them
                 space_to_depth:bool=False, # strided layers on the image side computed on space-to-depth maps (`space_to_depth_layers`)
-                double:bool=False # float64 weights (converted before folding, so folding rounds in float64 too)
+                double:bool=False # float64 weights (before folding, so that folding rounds in float64)
                ) -> nn.Module:
     "A frozen eval-mode copy of `model` on `device`: no weight gradients, BatchNorms folded, 1x1 poolings as subsampling, channels-last."
     m = subsample_1x1_pooling(copy.deepcopy(model).eval())
@@ -308,7 +308,7 @@ class Speed:
     space_to_depth:bool|None=None # image-side strided layers on space-to-depth maps (`space_to_depth_layers`; None: on a CPU only)
     compile:bool=False # `torch.compile` each network (slow to compile, then faster steps)
     cuda_graph:bool|None=None # after two eager steps, capture the step as a CUDA graph and replay it (None: on CUDA)
-    float64:bool=False # compute in float64 (slower): checks that two ways of running agree beyond float32 rounding
+    float64:bool=False # compute in float64 (slower): to check identities beyond float32 rounding
 
 # %% ../nbs/07b_fast_inversion.ipynb #6b82d1e1
 @patch
@@ -317,7 +317,7 @@ def on(self:Speed, device # where the attack runs (a `torch.device` or its name)
     "These settings on `device`: `amp` and `cuda_graph` decided where they are None; a CUDA graph off CUDA is an error."
     cuda = torch.device(device).type == "cuda"
     if self.cuda_graph and not cuda: raise ValueError(f"cuda_graph=True needs a CUDA device, got {device}")
-    if self.float64 and self.amp: raise ValueError("float64=True computes in float64: it excludes amp=True (bf16 autocast)")
+    if self.float64 and self.amp: raise ValueError("float64=True excludes amp=True (bf16 autocast)")
     amp = cuda and not self.float64 if self.amp is None else self.amp
     return replace(self, amp=amp, cuda_graph=cuda if self.cuda_graph is None else self.cuda_graph,
                    space_to_depth=not cuda if self.space_to_depth is None else self.space_to_depth)

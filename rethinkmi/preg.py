@@ -146,7 +146,8 @@ def estimate(cls:PReg, model:nn.Module, # a classifier whose forward returns (fe
     n = _n_images(data, n); _check_images(data)
     device, dt, feats = default_device(device), module_dtype(model), []   # images in the dtype the model computes in
     with _evaluating(model, device), torch.no_grad(), torch.random.fork_rng(devices=[]):
-        batch_size = min(batch_size, forward_chunk(lambda x: _features(model, x), lambda sl: _to(_take(data, sl), device, dt), n, device, memory))
+        run, take = (lambda x: _features(model, x)), (lambda sl: _to(_take(data, sl), device, dt))
+        batch_size = min(batch_size, forward_chunk(run, take, n, device, memory))
         torch.default_generator.manual_seed(seed)
         for xb in _image_batches(data, n, batch_size): feats.append(_features(model, _to(xb, device, dt)))
     feats = torch.cat(feats).double()

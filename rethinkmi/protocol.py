@@ -267,7 +267,7 @@ class AttackSettings:
     chunk_size:int=0 # latents per forward pass (0: sized from the memory budget: the GPU's free memory, or on a CPU `RETHINKMI_MEMORY`, else the available RAM)
     ckpt_every:int=300 # steps between checkpoints of the attack's state (a rerun resumes from the last)
     amp:bool|None=None # bf16 autocast; None: the protocol's (ours: on CUDA; reference: fp32)
-    float64:bool=False # compute in float64 (slower): runs that split the work differently agree to about 1e-10
+    float64:bool=False # compute in float64 (slower): runs split differently agree to about 1e-10
 
 # %% ../nbs/10c_protocol.ipynb #fd63d90a
 def attack_inputs(target:TargetFile, # the target
@@ -310,7 +310,7 @@ def run_attack(out:str, # the run folder
     "Attack a target with GMI, KEDMI or a StyleGAN2 prior and a LOMMA variant; write `out/attack.pt`, `out/images.pt` and `out/run.json`."
     args = flat_arguments(locals()); out = Path(out); _need(target=target.target, G=G, **{} if settings.method == "stylegan" else dict(D=D)); check_output(out)
     dev = process_group(device); agree(args, "the attack")     # under torchrun: the ranks share the identities
-    amp = False if settings.float64 and settings.amp is None else settings.amp   # float64 turns bf16 off unless asked
+    amp = False if settings.float64 and settings.amp is None else settings.amp   # float64: no bf16 unless asked
     P = resolve_protocol(protocol, dev, p_reg_mode=settings.p_reg_mode, amp=amp)
     T, Gn, Dn, S, Pr, labels = attack_inputs(target, G, D, students, student_archs, p_reg, settings, dev)
     if settings.method == "kedmi": Dn.group_size = P.kedmi_group or Dn.group_size; P = replace(P, kedmi_group=Dn.group_size)
@@ -318,7 +318,8 @@ def run_attack(out:str, # the run folder
     extra = dict(space=s.space) if s.method == "stylegan" else {}
     a = (StyleAttack if extra else Attack)(lam=s.lam, iters=s.iters, n_seeds=s.n_seeds, seed=seed, p_reg_mode=P.p_reg_mode, **extra)
     r = sharded_invert(Gn, Dn, [T, *S], labels, s.method, variant=s.variant, p_reg=Pr, device=dev, attack=a,
-                       speed=Speed(chunk_size=s.chunk_size or None, amp=P.amp, float64=s.float64), records=Records(out/"attack.ckpt", s.ckpt_every))
+                       speed=Speed(chunk_size=s.chunk_size or None, amp=P.amp, float64=s.float64),
+                       records=Records(out/"attack.ckpt", s.ckpt_every))
     if is_main():
         x = r.images(Gn, dev)
         save_checkpoint(dict(z=r.z, labels=r.labels, history=r.history, mu=r.mu, log_var=r.log_var), out/"attack.pt")

@@ -52,7 +52,7 @@ def w_stats(G:StyleGenerator, # the generator (its `mapping`)
             n:int=10000, # latents to map
             seed:int=0 # their seed
            ) -> WStats:
-    "Mean and whitening matrix of w = f(z) over `n` Gaussian latents, computed in float64, returned in G's dtype."
+    "Mean and whitening matrix of w = f(z) over `n` Gaussian latents (in float64), in G's dtype."
     p = next(G.parameters())
     z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(p)
     w = torch.cat([G.mapping(zb).double() for zb in z.split(1000)])
@@ -178,7 +178,8 @@ class StyleInversionResult(InversionResult):
         "The reconstructions at G's size, shape (n_ids, n_seeds, 3, S, S), on the CPU."
         G = attack_copy(G, device, channels_last=False)
         w, lat = next(G.parameters()), self.z.flatten(0, 1)
-        with torch.no_grad(): x = torch.cat([style_images(G, l.to(w), self.space)[0].float().cpu() for l in lat.split(batch)])
+        with torch.no_grad(): x = torch.cat([style_images(G, l.to(w), self.space)[0].float().cpu()
+                                             for l in lat.split(batch)])
         return x.view(*self.z.shape[:2], *x.shape[1:])
 
 # %% ../nbs/07d_stylegan_attack.ipynb #2cf76896

@@ -7,17 +7,18 @@ import pytest
 
 
 def pytest_addoption(parser):
-    parser.addoption("--slow", action="store_true", help="also run the tests marked slow (torchrun, signals, compiling, memory caps)")
+    parser.addoption("--slow", action="store_true", help="also run the tests marked slow (CI does)")
 
 
 def pytest_report_header(config):
     import torch
-    return f"torch {torch.__version__}: {torch.get_num_threads()} threads, CPU capability {torch.backends.cpu.get_cpu_capability()}"
+    capability = torch.backends.cpu.get_cpu_capability()
+    return f"torch {torch.__version__}: {torch.get_num_threads()} threads, CPU capability {capability}"
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: minutes of real processes (torchrun, signals, torch.compile); run with --slow, as CI does")
-    config.addinivalue_line("markers", "numerics: checks a numerical claim; CI runs them again under other instruction sets and threads")
+    config.addinivalue_line("markers", "slow: real processes for minutes (torchrun, signals, compiling)")
+    config.addinivalue_line("markers", "numerics: a numerical claim; CI reruns it with other kernels")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -58,21 +58,23 @@ def attack_args(nets:Path, method:str, variant:str="baseline", iters:int=20, ids
 
 
 def same_attack(a:Path, b:Path, atol:float=0.0):
-    "Two attack run folders hold the same results: latents, KEDMI's distributions and loss history within `atol` (0: bit for bit)."
+    "Two attack run folders hold the same latents, KEDMI distributions and losses within `atol` (0: bitwise)."
     x, y = (load_checkpoint(p/"attack.pt", unwrap=False) for p in (a, b))
     assert torch.equal(x["labels"], y["labels"]) and x["history"]["step"] == y["history"]["step"]
     torch.testing.assert_close(x["z"], y["z"], atol=atol, rtol=0)
     if x["mu"] is not None: torch.testing.assert_close(x["mu"], y["mu"], atol=atol, rtol=0)
     for k in ("prior", "identity", "loss"):
-        torch.testing.assert_close(torch.tensor(x["history"][k]), torch.tensor(y["history"][k]), rtol=1e-9, atol=atol)
+        hx, hy = torch.tensor(x["history"][k]), torch.tensor(y["history"][k])
+        torch.testing.assert_close(hx, hy, rtol=1e-9, atol=atol)
     ix, iy = (load_checkpoint(p/"images.pt", unwrap=False)["images"] for p in (a, b))
-    assert ix.shape == iy.shape and (ix.int() - iy.int()).abs().max() <= (atol > 0)   # a pixel can round the other way
+    assert ix.shape == iy.shape and (ix.int() - iy.int()).abs().max() <= (atol > 0)   # may round otherwise
 
 
-# One process and two ranks run the convolutions on batches of other sizes, so in float32 they round differently, and
-# which way depends on the CPU's kernels; the identity is checked in float64 (--float64). GMI's Nesterov update is linear in
-# the gradient, so float64 rounding (1e-16 of the numbers added) stays far below 1e-10 over 20 steps. Adam's epsilon (1e-8)
-# caps how much it amplifies a gradient's rounding, at lr / eps = 2e6, so KEDMI's 20 steps stay within 20 * 2e6 * 1e-15 = 4e-8.
+# One process and two ranks run the convolutions on batches of other sizes, which round differently in
+# float32, and how depends on the CPU's kernels; so the identity is checked in float64 (--float64). GMI's
+# Nesterov update is linear in the gradient, so float64 rounding (1e-16 of the numbers added) stays far
+# below 1e-10 over 20 steps. Adam's epsilon (1e-8) caps how much it amplifies a gradient's rounding, at
+# lr / eps = 2e6, so KEDMI's 20 steps stay within 20 * 2e6 * 1e-15 = 4e-8.
 @pytest.mark.numerics
 @pytest.mark.parametrize("method,variant,atol", [("gmi", "lomma", 1e-10), ("kedmi", "baseline", 1e-7)])
 def test_torchrun_attack_equals_single_process(nets, tmp_path, method, variant, atol):
@@ -144,7 +146,7 @@ def test_torchrun_killed_rank_then_rerun_completes(nets, tmp_path):
     step = load_checkpoint(shard1, unwrap=False)["step"]
     assert 0 < step < 1500                                    # what rank 1 had saved before dying
     done(torchrun(2, "attack", out, *args))                  # the same command again: each rank resumes its share
-    done(torchrun(2, "attack", tmp_path/"whole", *args))     # uninterrupted, on the same ranks: the same shapes, bit for bit
+    done(torchrun(2, "attack", tmp_path/"whole", *args))     # uninterrupted on the same ranks: bit for bit
     same_attack(tmp_path/"whole", out)
 
 

@@ -11,7 +11,7 @@ def test_modules_found(): assert "rethinkmi.core" in MODULES and "rethinkmi.data
 
 @pytest.fixture(scope="module")
 def imported() -> dict:
-    "Each module imported in a fresh interpreter, as many at a time as there are CPUs: its `CompletedProcess`."
+    "Each module imported in a fresh interpreter, as many at a time as there are CPUs."
     run = lambda m: subprocess.run([sys.executable, "-c", f"import {m}"], capture_output=True, text=True)
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool: return dict(zip(MODULES, pool.map(run, MODULES)))
 

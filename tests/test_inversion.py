@@ -1,5 +1,6 @@
 "Maintainer checks of rethinkmi.inversion that need real processes: an attack killed with SIGKILL resumes and ends where an uninterrupted one ends."
 import os, signal, subprocess, sys, time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def run_child(tmp, method, ckpt, out, pause=0.0, **kw):
 @pytest.mark.numerics
 @pytest.mark.parametrize("method", ["gmi", "kedmi"])
 def test_sigkill_and_resume(tmp_path, method):
-    "Bitwise by construction: the resumed run computes the same steps with the same kernels on the same chunks."
+    "Bitwise by construction: the resumed run runs the same kernels on the same chunks."
     ckpt, full_out, out = tmp_path/"attack.pt", tmp_path/"full.pt", tmp_path/"resumed.pt"
     assert run_child(tmp_path, method, "-", full_out).wait(timeout=300) == 0
     p = run_child(tmp_path, method, ckpt, out, pause=0.1)   # slowed down so that the kill lands mid-run
@@ -75,15 +76,18 @@ def tiny_attack(method="gmi"):
 
 @pytest.mark.slow
 def test_compiled_networks_match_eager():
-    """compile=True (each network compiled for its chunk's shape) ends where the eager attack ends, also with a short last chunk.
-    Compiled kernels fuse and order the sums their own way, so the identity is checked in float64: 4 Nesterov steps, linear
-    in the gradient, keep float64 rounding (1e-16 of the numbers added) far below 1e-10."""
+    """compile=True (each network compiled for its chunk's shape) ends where the eager attack ends, also
+    with a short last chunk. Compiled kernels fuse and order the sums their own way, so the identity is
+    checked in float64: 4 Nesterov steps, linear in the gradient, keep float64 rounding (1e-16 of the
+    numbers added) far below 1e-10."""
     from rethinkmi.fast_inversion import Speed
     from rethinkmi.inversion import Attack, invert
     G, D, models, p_reg = tiny_attack()
     kw = dict(variant="lomma", p_reg=p_reg, attack=Attack(iters=4, n_seeds=2), device="cpu")
-    torch.testing.assert_close(invert(G, D, models, [1, 3, 4], speed=Speed(chunk_size=4, compile=True, float64=True), **kw).z,
-                               invert(G, D, models, [1, 3, 4], speed=Speed(chunk_size=4, float64=True), **kw).z, atol=1e-10, rtol=0)
+    eager = Speed(chunk_size=4, float64=True)
+    compiled = invert(G, D, models, [1, 3, 4], speed=replace(eager, compile=True), **kw).z
+    plain = invert(G, D, models, [1, 3, 4], speed=eager, **kw).z
+    torch.testing.assert_close(compiled, plain, atol=1e-10, rtol=0)
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -91,20 +95,22 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("method", ["gmi", "kedmi"])
 def test_cuda_graph_matches_eager_and_resumes(tmp_path, method):
     """An attack whose step is replayed as a CUDA graph ends where the eager attack ends, also when resumed mid-run.
-    cuDNN may pick other algorithms for the captured step, so the identity is checked in float64: GMI's update is linear
-    in the gradient; Adam's epsilon (1e-8) caps its amplification of a gradient's rounding (1e-15) at lr / eps = 2e6, so
-    KEDMI's 20 steps stay within 4e-8."""
+    cuDNN may pick other algorithms for the captured step, so the identity is checked in float64: GMI's
+    update is linear in the gradient; Adam's epsilon (1e-8) caps its amplification of a gradient's rounding
+    (1e-15) at lr / eps = 2e6, so KEDMI's 20 steps stay within 4e-8."""
     from rethinkmi.fast_inversion import Speed
     from rethinkmi.inversion import Attack, Records, invert
     G, D, models, p_reg = tiny_attack(method)
     def run(iters, graph, ckpt=None):
         return invert(G, D, models, [1, 4, 6, 8], method=method, variant="lomma", p_reg=p_reg, attack=Attack(iters=iters, n_seeds=2),
-                      device="cuda", speed=Speed(cuda_graph=graph, float64=True), records=Records(ckpt, ckpt_every=4, log_every=3))
+                      device="cuda", speed=Speed(cuda_graph=graph, float64=True),
+                      records=Records(ckpt, ckpt_every=4, log_every=3))
     eager, graph = run(20, False), run(20, True)
     tol = dict(atol=1e-10 if method == "gmi" else 1e-7, rtol=0)
     torch.testing.assert_close(graph.z, eager.z, **tol)
     assert graph.history["step"] == eager.history["step"]
-    torch.testing.assert_close(torch.tensor(graph.history["loss"]), torch.tensor(eager.history["loss"]), atol=1e-7, rtol=1e-9)
+    losses = [torch.tensor(r.history["loss"]) for r in (graph, eager)]
+    torch.testing.assert_close(*losses, atol=1e-7, rtol=1e-9)
     run(9, True, tmp_path/"a.pt")                                   # stopped after 9 steps (last checkpoint at 9) ...
     resumed = run(20, True, tmp_path/"a.pt")                        # ... and continued with a fresh capture
     torch.testing.assert_close(resumed.z, graph.z, **tol)

@@ -24,8 +24,8 @@ def test_none_averages_to_mean(kind, p_shape):
 @pytest.mark.parametrize("kind", ["ce", "logit"])
 def test_gradient_independent_of_batch(kind):
     "Summing per-latent losses over a fixed reference size gives each latent the gradient it has alone."
-    # A mathematical identity, so in float64: a batch of 7 and a batch of 1 run other matrix kernels, which round
-    # differently in float32 from one CPU to another; in float64 these few operations on numbers of order 1 round at 1e-16.
+    # A mathematical identity, so in float64: a batch of 7 and a batch of 1 run other matrix kernels, which
+    # round differently in float32 from one CPU to another; in float64 a few operations round at 1e-16.
     g = torch.Generator().manual_seed(1)
     W, z = torch.randn(5, 4, generator=g).double(), torch.randn(7, 4, generator=g).double()
     y, p = torch.randint(0, 5, (7,), generator=g), torch.randn(7, 4, generator=g).double()
@@ -34,7 +34,8 @@ def test_gradient_independent_of_batch(kind):
         (identity_loss([(zz, zz @ W.T)], yy, kind, pp, reduction="none").sum() / 60).backward()
         return zz.grad
     full = grad(z, y, p)
-    for i in range(7): torch.testing.assert_close(full[i:i+1], grad(z[i:i+1], y[i:i+1], p[i:i+1]), atol=1e-12, rtol=0)
+    for i in range(7):
+        torch.testing.assert_close(full[i:i+1], grad(z[i:i+1], y[i:i+1], p[i:i+1]), atol=1e-12, rtol=0)
 
 def test_bf16_inputs_give_float32():
     outs, y, p = _outs()
@@ -42,9 +43,10 @@ def test_bf16_inputs_give_float32():
     outs16 = [(f.bfloat16(), l.bfloat16()) for f, l in outs]
     got = identity_loss(outs16, y, "logit", p.bfloat16(), reduction="none")
     assert got.dtype == torch.float32
-    # bf16 keeps 8 significant bits: each input moves by at most u = 2^-9 of itself. So a logit moves by u|l|, and a
-    # squared difference (f - p)^2 by at most 2|f - p| e + e^2, where e = u(|f| + |p|) bounds the move of f - p. The
-    # losses are means of these; float32's own rounding (1e-7 of numbers below 20) adds at most 1e-5.
+    # bf16 keeps 8 significant bits: each input moves by at most u = 2^-9 of itself. So a logit moves by
+    # u|l|, and a squared difference (f - p)^2 by at most 2|f - p| e + e^2, where e = u(|f| + |p|) bounds the
+    # move of f - p. The losses are means of these; float32's own rounding (1e-7 of numbers below 20) adds
+    # at most 1e-5.
     u, (f, _) = 2**-9, outs[0]
     logit_err = torch.stack([l[torch.arange(6), y].abs() for _, l in outs]).mean(0) * u
     e = u * (f.abs() + p.abs())

@@ -49,8 +49,8 @@ def test_cuda_sampling_and_devices():
 
 @cuda
 def test_estimate_on_cuda_moves_the_model_back():
-    # In float64 (CUDA's float32 convolutions may use TF32, 10 bits): both devices compute the same means to 1e-15 and
-    # store them as float32, so they agree to the last float32 bit (2^-23 relative, below rtol=1e-6).
+    # In float64 (CUDA's float32 convolutions may use TF32, 10 bits): both devices compute the same means to
+    # 1e-15 and store them as float32, so they agree to the last float32 bit (2^-23 relative, below 1e-6).
     torch.manual_seed(0); m, x = Net().train().double(), torch.rand(64, 3, 2, 2, dtype=torch.float64)
     ref = PReg.estimate(m, x, n=64, batch_size=16, device="cpu")
     got = PReg.estimate(m, x, n=64, batch_size=16)   # default device: CUDA here

@@ -1,7 +1,7 @@
 """Reliability under faults, with real processes: SIGINT and SIGTERM during an attack or a training stage save the current
 step and exit 130/143 with one line, and the rerun ends where an uninterrupted run ends; a checkpoint write that fails
 leaves the previous checkpoint intact and ends the command with one line naming the file."""
-import json, os, signal, subprocess, sys, time
+import json, os, signal, subprocess, sys, threading, time
 from pathlib import Path
 
 import pytest
@@ -68,7 +68,7 @@ def test_attack_signal_saves_and_resumes(tmp_path, sig, script):
     stopped = load_checkpoint(ckpt, unwrap=False)["step"]
     assert 7 <= stopped < 30 and f"at step {stopped}/30" in lines[0]
     threads, ns = torch.get_num_threads(), {}
-    exec(script.replace('if __name__ == "__main__"', "if False"), ns)   # one thread, as the child: the same kernels, bit for bit
+    exec(script.replace('if __name__ == "__main__"', "if False"), ns)   # one thread, as the child
     full, resumed = ns["attack"](None), ns["attack"](ckpt)
     torch.set_num_threads(threads)
     assert torch.equal(full.z, resumed.z) and full.history == resumed.history
@@ -103,7 +103,7 @@ def test_training_signal_saves_and_resumes(tmp_path):
     stopped = load_checkpoint(ckpt, unwrap=False)["epoch"]
     assert 2 <= stopped < 6 and f"after epoch {stopped}/6" in lines[0]
     threads, ns = torch.get_num_threads(), {}
-    exec(TRAIN.replace('if __name__ == "__main__"', "if False"), ns)    # one thread, as the child: the same kernels, bit for bit
+    exec(TRAIN.replace('if __name__ == "__main__"', "if False"), ns)    # one thread, as the child
     (full, h_full), (resumed, h) = ns["train"](None), ns["train"](ckpt)
     torch.set_num_threads(threads)
     for a, b in zip(full.state_dict().values(), resumed.state_dict().values()): assert torch.equal(a, b)
@@ -150,10 +150,11 @@ def test_cli_attack_sigterm_and_full_disk(tmp_path):
     assert r.stderr.startswith(f"rethinkmi attack: error: {out/'attack.ckpt'}: cannot write the checkpoint (No space left on device)")
     assert load_checkpoint(out/"attack.ckpt", unwrap=False)["step"] == stopped          # the previous checkpoint, intact
     assert not list(out.glob(".attack.ckpt.*"))                                       # and no temporary file left
-    from rethinkmi.cli import main                                                   # the rest in this process: quicker,
-    from rethinkmi.runs import torch_threads                                         # with one thread as the child had
+    from rethinkmi.cli import main              # the rest in this process (quicker), one thread as the child
+    from rethinkmi.runs import torch_threads
     with torch_threads(1):
-        assert main([*cmd[3:], "--iters", "6"]) == 0 and main([*cmd[3:4], str(tmp_path/"solo"), *cmd[5:], "--iters", "6"]) == 0
+        assert main([*cmd[3:], "--iters", "6"]) == 0
+        assert main([*cmd[3:4], str(tmp_path/"solo"), *cmd[5:], "--iters", "6"]) == 0
     a, b = (load_checkpoint(d/"attack.pt", unwrap=False) for d in (out, tmp_path/"solo"))
     assert torch.equal(a["z"], b["z"]) and a["history"] == b["history"]
 
@@ -178,8 +179,9 @@ print(json.dumps(dict(growth=status("VmHWM") - before, slack=slack, chunk=r.chun
 def test_ir152_attack_stays_under_a_memory_cap(tmp_path):
     """IR152 at 64x64, 32 latents, one step: under RETHINKMI_MEMORY=900M the process's peak resident memory (Linux's VmHWM, reset
     before the attack: `ru_maxrss` would carry the parent's peak across fork and exec) grows by less than
-    the cap (chunks); the same attack in one chunk grows by more (so the measurement can fail). (That chunks leave the latents
-    unchanged is an identity, checked in float64 in 07b_fast_inversion: in float32 chunks of other sizes round differently.)"""
+    the cap (chunks); the same attack in one chunk grows by more (so the measurement can fail). (That chunks
+    leave the latents unchanged is an identity, checked in float64 in 07b_fast_inversion: float32 chunks of
+    other sizes round differently.)"""
     cap, runs = "900M", {}
     for name, chunk, env in [("capped", 0, {**ENV, "RETHINKMI_MEMORY": cap}), ("whole", 32, ENV)]:
         r = subprocess.run([sys.executable, "-c", CAPPED, str(chunk)], env=env, capture_output=True, text=True, timeout=300)
@@ -193,36 +195,46 @@ def test_ir152_attack_stays_under_a_memory_cap(tmp_path):
 
 STAGE = r'''
 import os, sys, time, torch
+from pathlib import Path
 from rethinkmi.core import RunDir, tensors_hash
 def make():
     with open(sys.argv[2], "a") as f: f.write(f"{os.getpid()}\n")
     print("computing", flush=True)
-    time.sleep(float(sys.argv[3])); torch.manual_seed(0); return {"w": torch.randn(5)}
+    while not Path(sys.argv[3]).exists(): time.sleep(0.01)   # holds the stage until the test lets it finish
+    torch.manual_seed(0); return {"w": torch.randn(5)}
 print("hash", tensors_hash(RunDir(sys.argv[1]).cached("tiny", {"n": 5}, make)["w"]), flush=True)
 '''
 
-def stage(tmp, pause:float):
-    return subprocess.Popen([sys.executable, "-c", STAGE, str(tmp/"run"), str(tmp/"computed.log"), str(pause)], env=ENV,
+def stage(tmp):
+    "A process computing the stage 'tiny' of the run folder tmp/run; its `make` finishes once tmp/go exists."
+    return subprocess.Popen([sys.executable, "-c", STAGE, str(tmp/"run"), str(tmp/"computed.log"), str(tmp/"go")], env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_second_process_waits_for_a_stage_and_reuses_it(tmp_path):
-    a = stage(tmp_path, 2.0)
+    "No race: the first process holds the stage until the second has said that it waits for it."
+    a = stage(tmp_path)
     assert a.stdout.readline().strip() == "computing"                     # a holds the stage's lock
-    b = stage(tmp_path, 2.0)
+    b = stage(tmp_path)
+    deadline = threading.Timer(60, (tmp_path/"go").touch)   # should b never say that it waits: a failure, not a hang
+    deadline.start()
+    waits = next((l for l in b.stderr if "another process is computing it" in l), "")
+    (tmp_path/"go").touch()
+    deadline.cancel()
     (out_a, _), (out_b, err_b) = a.communicate(timeout=120), b.communicate(timeout=120)
     assert a.returncode == 0 and b.returncode == 0, err_b
+    assert waits.startswith("tiny: another process is computing it"), waits + err_b
     assert (tmp_path/"computed.log").read_text().split() == [str(a.pid)]   # computed once, by the first
     assert "computing" not in out_b and out_a.split()[-1] == out_b.split()[-1]   # the second loaded the same artefact
-    assert "tiny: another process is computing it" in err_b
 
 
 def test_lock_of_a_killed_process_does_not_block(tmp_path):
-    a = stage(tmp_path, 60.0)
+    a = stage(tmp_path)
     assert a.stdout.readline().strip() == "computing"
     a.kill(); a.wait(timeout=60)
+    (tmp_path/"go").touch()
     assert list((tmp_path/"run").glob("tiny-*.lock"))                     # its lock file stays behind, unlocked
-    b = stage(tmp_path, 0.0)
+    b = stage(tmp_path)
     out, err = b.communicate(timeout=60)
     assert b.returncode == 0 and "computing" in out, err
     assert (tmp_path/"computed.log").read_text().split() == [str(a.pid), str(b.pid)]
@@ -231,9 +243,9 @@ def test_lock_of_a_killed_process_does_not_block(tmp_path):
 @pytest.mark.slow
 def test_torchrun_ranks_save_their_shards_on_sigterm(tmp_path):
     """SIGTERM to torchrun: it passes the signal to its ranks; each saves its share of the identities at its current step and
-    says so in one line; the rerun under torchrun ends where a single process ends. One process and two ranks run other batch
-    shapes, so the attack runs in float64 (--float64): GMI's update is linear in the gradient, and 60 steps keep float64's
-    rounding (1e-16 of the numbers added) far below 1e-10."""
+    says so in one line; the rerun under torchrun ends where a single process ends. One process and two
+    ranks run other batch shapes, so the attack runs in float64 (--float64): GMI's update is linear in the
+    gradient, and 60 steps keep float64's rounding (1e-16 of the numbers added) far below 1e-10."""
     from rethinkmi.net_files import save_net
     from rethinkmi.models import DGWGAN, Generator, build_classifier
     torch.manual_seed(0)
