@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
-from .core import default_device, float64
+from .core import default_device
 from .memory import auto_chunk, cpu_budget
 from .models import freeze
 
