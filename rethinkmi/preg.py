@@ -144,7 +144,7 @@ def estimate(cls:PReg, model:nn.Module, # a classifier whose forward returns (fe
             ) -> PReg:
     "Fit $P_{reg}$ to `model`'s penultimate features on the first `n` images of `data` (no gradients, eval mode)."
     n = _n_images(data, n); _check_images(data)
-    device, dt, feats = default_device(device), module_dtype(model), []   # images in the dtype the model computes in
+    device, dt, feats = default_device(device), module_dtype(model), []   # images in the model's dtype
     with _evaluating(model, device), torch.no_grad(), torch.random.fork_rng(devices=[]):
         run, take = (lambda x: _features(model, x)), (lambda sl: _to(_take(data, sl), device, dt))
         batch_size = min(batch_size, forward_chunk(run, take, n, device, memory))

@@ -310,7 +310,7 @@ def run_attack(out:str, # the run folder
     "Attack a target with GMI, KEDMI or a StyleGAN2 prior and a LOMMA variant; write `out/attack.pt`, `out/images.pt` and `out/run.json`."
     args = flat_arguments(locals()); out = Path(out); _need(target=target.target, G=G, **{} if settings.method == "stylegan" else dict(D=D)); check_output(out)
     dev = process_group(device); agree(args, "the attack")     # under torchrun: the ranks share the identities
-    amp = False if settings.float64 and settings.amp is None else settings.amp   # float64: no bf16 unless asked
+    amp = False if settings.float64 and settings.amp is None else settings.amp   # float64: bf16 if asked
     P = resolve_protocol(protocol, dev, p_reg_mode=settings.p_reg_mode, amp=amp)
     T, Gn, Dn, S, Pr, labels = attack_inputs(target, G, D, students, student_archs, p_reg, settings, dev)
     if settings.method == "kedmi": Dn.group_size = P.kedmi_group or Dn.group_size; P = replace(P, kedmi_group=Dn.group_size)
