@@ -19,13 +19,13 @@ from .distributed import agree, gather, get_rank, get_world_size, is_main, proce
 from .evaluation import evaluate_images
 from .inversion import Attack, InversionResult, Records, invert, variant_config
 from .preg import PReg
-from .results import ResultsTable, plus_minus, evaluate_attack, reconstruction_grid
+from .results import ResultsTable, evaluate_attack, hit_key, judge_entries, plus_minus, reconstruction_grid
 from .runs import check_output, finish_run, start_run, torch_threads
 from .train_loop import TrainOptions
 
 # %% auto #0
 __all__ = ['DEMO_PRESETS', 'DEMO_GRID', 'PUBLIC_STYLE', 'METHOD_NAMES', 'VARIANT_NAMES', 'demo_settings', 'Demo', 'demo_tables',
-           'table_headers', 'summary_figure', 'attack_cost', 'run_demo']
+           'table_headers', 'demo_reading', 'summary_figure', 'attack_cost', 'run_demo']
 
 # %% ../nbs/10_demo.ipynb #4c5af666
 def _students(widths, size): return [["tiny_student", dict(width=w, input_size=size)] for w in widths]
@@ -33,14 +33,15 @@ def _students(widths, size): return [["tiny_student", dict(width=w, input_size=s
 DEMO_PRESETS = {  # what each preset changes from `DemoModelSettings` (models) or sets (the rest)
     "full": dict(
         models=dict(),                                               # `DemoModelSettings` as it is: the tutorial's networks
-        students=dict(archs=_students((8, 12, 16), 32), n_public=2500, epochs=4, lr=0.2, batch_size=64, l2_weight=0.5),
+        students=dict(archs=_students((8, 12, 16), 32), n_public=2500, epochs=4, lr=0.2, batch_size=64, l2_weight=1.0),
         preg=dict(n=5000),
         attack=dict(n_ids=100, n_seeds=5, iters=dict(gmi=200, kedmi=600), lr=0.02, lam=1.0, id_weight=100, p_reg_mode="sample",
                     ckpt_every=50)),
     "quick": dict(
-        models=dict(n_ids=20, n_train=20, n_test=5, target=["tiny_vgg", 16], evaluation=["tiny_resnet", 16], clf_epochs=8,
+        models=dict(n_ids=20, n_train=20, n_test=5, target=["tiny_vgg", 16], evaluation=["tiny_resnet", 16],
+                    second=["tiny_mobile", 16], clf_epochs=40,
                     public_ids=200, gan_width=8, gan_batch=16, gan_ema=0.99, gmi_epochs=20, kedmi_epochs=14),
-        students=dict(archs=_students((4, 6, 8), 32), n_public=1000, epochs=3, lr=0.2, batch_size=64, l2_weight=0.5),
+        students=dict(archs=_students((4, 6, 8), 32), n_public=1000, epochs=3, lr=0.2, batch_size=64, l2_weight=1.0),
         preg=dict(n=1000),
         attack=dict(n_ids=20, n_seeds=5, iters=dict(gmi=60, kedmi=120), lr=0.02, lam=1.0, id_weight=100, p_reg_mode="sample",
                     ckpt_every=20)),
@@ -174,44 +175,92 @@ def images(self:Demo, method:str, variant:str, public:str) -> torch.Tensor:
 # %% ../nbs/10_demo.ipynb #490da993
 @patch
 def results_row(self:Demo, method:str, variant:str, public:str) -> dict:
-    "The results row of one attack: method, variant, public setting, `evaluate_attack`'s numbers and the attack's seconds."
-    x, art = self.images(method, variant, public), self.attack(method, variant, public)
+    "The results row of one attack: `evaluate_attack`'s numbers, the second judge's (`judge_entries`), the seconds."
+    x = self.images(method, variant, public)
+    art = self.attack(method, variant, public)
     n_ids, n_seeds = x.shape[:2]
-    ev = evaluate_attack(self.models.evaluation, x.flatten(0, 1), art["labels"].repeat_interleave(n_seeds),
-                         torch.arange(n_seeds).repeat(n_ids), self.models.train, cache_dir=self.out/"features", device=self.device)
-    return dict(method=METHOD_NAMES[method], variant=VARIANT_NAMES[variant], public=public, **ev, attack_s=round(art["seconds"], 1))
+    x, y, seeds = x.flatten(0, 1), art["labels"].repeat_interleave(n_seeds), torch.arange(n_seeds).repeat(n_ids)
+    ev = evaluate_attack(self.models.evaluation, x, y, seeds, self.models.train, cache_dir=self.out/"features",
+                         device=self.device)
+    second = judge_entries(self.models.second, x, y, seeds, device=self.device)
+    names = dict(method=METHOD_NAMES[method], variant=VARIANT_NAMES[variant], public=public)
+    return names | ev | second | dict(attack_s=round(art["seconds"], 1))
 
 # %% ../nbs/10_demo.ipynb #36667f98
 def _ci_cell(r:dict, key:str, sign:bool=False) -> str:
-    "`value [low, high]` of `r[key]` and its `key_ci` (one decimal, signed when `sign`), or `value ± std` when it has no interval."
+    "`value [low, high]` of `r[key]` and `r[key_ci]` (one decimal, signed when `sign`), else `value ± std`, else empty."
     v, ci = r.get(key, math.nan), r.get(f"{key}_ci")
-    if not isinstance(ci, (list, tuple)): return plus_minus(v, r.get(f"{key}_std", math.nan), 1) if not math.isnan(v) else ""
+    if not isinstance(ci, (list, tuple)):
+        return "" if math.isnan(v) else plus_minus(v, r.get(f"{key}_std", math.nan), 1)
     f = "+.1f" if sign else ".1f"
     return f"{v:{f}} [{ci[0]:{f}}, {ci[1]:{f}}]"
 
+_TABLE_HEAD = ["| method | top-1 (%) [95% CI] | Δ top-1 vs baseline [95% CI, paired] | second judge: top-1 (%) [95% CI] "
+               "| second judge: Δ top-1 [95% CI, paired] | top-5 (%) | KNN | FD (eval features) |",
+               "|---|---|---|---|---|---|---|---|"]
+
 def demo_tables(table:ResultsTable, # the demo's results (with `add_intervals`' entries, when present)
-                header:Mapping[str, str]|None=None # public setting -> the line naming data, target, students, evaluation model
+                header:Mapping[str, str]|None=None # public setting -> the line naming data, target, students, judges
                ) -> str:
-    "The results as the report's Tables 6 and 7: one Markdown table per public setting, each method's baseline then '+ variant' rows."
+    "The results as the report's Tables 6 and 7: one Markdown table per public setting, baseline then '+ variant' rows."
     out = []
     for public in dict.fromkeys(r["public"] for r in table.rows):
-        out += [f"public data: {public}" + (f" ({header[public]})" if header and public in header else ""), "",
-                "| method | top-1 (%) [95% CI] | Δ top-1 vs baseline [95% CI, paired] | top-5 (%) | KNN | FD (eval features) |",
-                "|---|---|---|---|---|---|"]
+        title = f"public data: {public}" + (f" ({header[public]})" if header and public in header else "")
+        out += [title, "", *_TABLE_HEAD]
         for r in (r for r in table.rows if r["public"] == public):
             name = r["method"] if r["variant"] == "baseline" else f"+ {r['variant']}"
-            out.append(f"| {name} | {_ci_cell(r, 'top1')} | {_ci_cell(r, 'd_top1', True)} | {plus_minus(r['top5'], r['top5_std'], 1)} "
-                       f"| {r['knn']:.1f} | {r['fid']:.1f} |")
+            cells = [name, _ci_cell(r, "top1"), _ci_cell(r, "d_top1", True), _ci_cell(r, "top1_second"),
+                     _ci_cell(r, "d_top1_second", True), plus_minus(r["top5"], r["top5_std"], 1),
+                     f"{r['knn']:.1f}", f"{r['fid']:.1f}"]
+            out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
 
 # %% ../nbs/10_demo.ipynb #73a346c2
 def table_headers(s:dict # the settings of a demo run (`demo_settings`)
                  ) -> dict:
-    "Public setting -> the line naming data, target, students and evaluation model, as the report's tables head theirs."
-    m = s["models"]; st = "/".join(f"{a}-{kw['width']}" for a, kw in s["students"]["archs"])
-    return {p: f"SynthFaces private -> SynthFaces {PUBLIC_STYLE[p]}-style public / {m['target'][0]}-{m['target'][1]} / "
-               f"students {st} / {m['evaluation'][0]}-{m['evaluation'][1]}" for p in PUBLIC_STYLE}
+    "Public setting -> the line naming data, target, students and judges, as the report's tables head theirs."
+    m = s["models"]
+    net = lambda role: "-".join(map(str, m[role]))
+    st = "/".join(f"{a}-{kw['width']}" for a, kw in s["students"]["archs"])
+    judges = f"judges {net('evaluation')} and {net('second')}"
+    return {p: f"SynthFaces private -> SynthFaces {PUBLIC_STYLE[p]}-style public / {net('target')} / students {st} / "
+               f"{judges}" for p in PUBLIC_STYLE}
+
+# %% ../nbs/10_demo.ipynb #b66a47d5
+def _label(r:dict) -> str:
+    "How the reading names a row: method, variant and public setting."
+    v = "" if r["variant"] == "baseline" else f" + {r['variant']}"
+    return f"{r['method']}{v} ({r['public']})"
+
+def _apart(a, b) -> bool:
+    "Whether intervals `a` and `b` (each `[low, high]`) do not overlap."
+    return a[1] < b[0] or b[1] < a[0]
+
+def demo_reading(table:ResultsTable # the demo's results, with `add_intervals`' entries for both judges
+                ) -> str:
+    "The gains whose 95% interval crosses zero, per judge, and the rows on which the two judges disagree."
+    n = len(table.rows[0].get("ids", [])) if table.rows else 0
+    lines = []
+    for judge, who in (("", "the evaluation model"), ("second", "the second judge")):
+        key = f"d_{hit_key(1, judge)}"
+        rows = [r for r in table.rows if isinstance(r.get(f"{key}_ci"), list)]
+        if not rows:
+            continue
+        open_ = [f"{_label(r)} {_ci_cell(r, key, True)}" for r in rows if r[f"{key}_ci"][0] <= 0 <= r[f"{key}_ci"][1]]
+        said = "; ".join(open_) if open_ else "none"
+        lines.append(f"Gains over the baseline whose 95% interval crosses zero with {n} identities, by {who}: {said}.")
+    apart = []
+    for r in table.rows:
+        for key, what in (("top1", "top-1"), ("d_top1", "gain")):
+            a, b = r.get(f"{key}_ci"), r.get(f"{key}_second_ci")
+            if isinstance(a, list) and isinstance(b, list) and _apart(a, b):
+                apart.append(f"{_label(r)} {what} {_ci_cell(r, key, key != 'top1')} against "
+                             f"{_ci_cell(r, key + '_second', key != 'top1')}")
+    if any("top1_second_ci" in r for r in table.rows):
+        said = "; ".join(apart) if apart else "none: they agree within their intervals on every row"
+        lines.append(f"Where the two judges disagree beyond their intervals: {said}.")
+    return "\n".join(lines)
 
 # %% ../nbs/10_demo.ipynb #68f6f25f
 def _bars(ax, table:ResultsTable, public:str, methods:list, variants:list, key:str, colours:dict):
@@ -267,7 +316,9 @@ def _write_outputs(demo:Demo, table:ResultsTable, dpi:int=65) -> list[str]:
     import matplotlib.pyplot as plt
     out, paths = demo.out, []
     paths += [table.to_json(out/"results.json"), table.to_csv(out/"results.csv")]
-    (out/"results.md").write_text(demo_tables(table, table_headers(demo.settings)) + "\n" + table.to_markdown() + "\n"); paths.append(out/"results.md")
+    md = [demo_tables(table, table_headers(demo.settings)), demo_reading(table), "", table.to_markdown(), ""]
+    (out/"results.md").write_text("\n".join(md))
+    paths.append(out/"results.md")
     for method in demo.settings["methods"]:
         for public in demo.settings["publics"]:
             fig = demo.reconstructions_figure(method, public); p = out/"grids"/f"{method}-{public}.png"; p.parent.mkdir(exist_ok=True)
@@ -277,9 +328,9 @@ def _write_outputs(demo:Demo, table:ResultsTable, dpi:int=65) -> list[str]:
 
 # %% ../nbs/10_demo.ipynb #5c46d799
 def _accuracies(demo:Demo) -> dict:
-    "Test top-1 (%) of the target, the evaluation model and each set of students the run distilled."
+    "Test top-1 (%) of the target, the two judges and each set of students the run distilled."
     h, publics = demo.models.histories, demo.settings["publics"]
-    return {k: round(h[k]["best_top1"] * 100, 2) for k in ("target", "evaluation")} | {
+    return {k: round(h[k]["best_top1"] * 100, 2) for k in ("target", "evaluation", "second")} | {
         f"students-{p}-{l}": [round(hs["test_top1"][-1] * 100, 2) for hs in demo._cache[f"students-{p}-{l}"][1]]
         for p in publics for l in ("kl", "kl+l2") if f"students-{p}-{l}" in demo._cache}
 
@@ -325,5 +376,5 @@ def run_demo(out:str="rethinkmi-demo", # the run folder: every stage is cached t
         paths = _write_outputs(demo, table)
     train_s = {k: round(sum(v["seconds"]), 1) for k, v in demo.models.histories.items()}
     finish_run(out, rec, timings=demo.timings, train_seconds=train_s, test_top1=_accuracies(demo), outputs=paths)
-    print(f"\n{demo_tables(table, table_headers(s))}\nwrote {out}/results.json, results.md, results.csv, grids/, summary.png, run.json")
+    print(f"\n{demo_tables(table, table_headers(s))}\n{demo_reading(table)}\n\nwrote {out}/results.json, results.md, results.csv, grids/, summary.png, run.json")
     return table

@@ -41,19 +41,23 @@ def _check_logits(student_logits:Tensor, # (B, K) logits of the student
 
 # %% ../nbs/06_distill.ipynb #c1dff16e
 def kd_loss(student_logits:Tensor, # (B, K) logits of the student
-            teacher_logits:Tensor, # (B, K) logits of the teacher on the same images (constants: compute them without gradients)
+            teacher_logits:Tensor, # (B, K) logits of the teacher on the same images (constants: no gradients)
             T:float=1.0, # temperature of both softmaxes
-            l2_weight:float=0.0, # beta: weight of the L2 norm of the logit difference (0: KL only)
+            l2_weight:float=0.0, # beta: weight of the mean squared logit error (0: KL only; 1: the report's)
             reduction:str="mean" # "mean": a scalar; "none": the per-sample losses, shape (B,)
            ) -> Tensor:
-    "Distillation loss $T^2\\,\\mathrm{KL}(\\mathrm{softmax}(t/T) \\| \\mathrm{softmax}(s/T)) + \\beta \\lVert s - t\\rVert_2$, averaged over the batch or per sample."
+    "$T^2\\,\\mathrm{KL}(\\mathrm{softmax}(t/T) \\| \\mathrm{softmax}(s/T)) + \\beta\\,\\mathrm{mean}_k (s_k - t_k)^2$, per sample or averaged."
     _check_logits(student_logits, teacher_logits)
     if not T > 0: raise ValueError(f"the temperature T must be > 0, got {T}")
     if l2_weight < 0: raise ValueError(f"l2_weight must be >= 0, got {l2_weight}")
-    s, t = student_logits.float(), teacher_logits.float()
-    log_pt, log_ps = (t / T).log_softmax(1), (s / T).log_softmax(1)
+    wide = torch.promote_types(student_logits.dtype, torch.float32)   # float32, or float64 when given float64
+    s = student_logits.to(wide)
+    t = teacher_logits.to(wide)
+    log_pt = (t / T).log_softmax(1)
+    log_ps = (s / T).log_softmax(1)
     loss = T**2 * (log_pt.exp() * (log_pt - log_ps)).sum(1)
-    if l2_weight: loss = loss + l2_weight * (s - t).norm(dim=1)
+    if l2_weight:
+        loss = loss + l2_weight * (s - t).pow(2).mean(1)
     return reduce_loss(loss, reduction)
 
 # %% ../nbs/06_distill.ipynb #96293454
@@ -139,7 +143,7 @@ def distill(teacher:nn.Module, # the target T: a classifier returning (features,
             test_data=None, # the private test set: student top-1/top-5 after every epoch (never used for training or selection)
             opts:TrainOptions|None=None, # the run: epochs (default 20), peak learning rate (0.01), batch size, seed (order, flips, noise), device...
             T:float=1.0, # temperature of the KL term
-            l2_weight:float=0.0, # beta of the L2 logit term (0: KL only, the paper's students)
+            l2_weight:float=0.0, # beta of the mean squared logit error (0: KL only, the paper's; 1: the report's)
             pseudo:PseudoLabels|None=None, # the noise-stable pseudo-label term (`None`: off)
             momentum:float=0.9, # SGD momentum
             weight_decay:float=1e-4, # L2 weight decay

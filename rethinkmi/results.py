@@ -18,8 +18,8 @@ from .frechet import feature_extractor, frechet_distance, prdc
 from .training import resize_to
 
 # %% auto #0
-__all__ = ['CONVENTIONS', 'evaluate_attack', 'ResultsTable', 'row_name', 'hit_matrix', 'check_paired', 'paired_difference',
-           'plus_minus', 'check_convention', 'framed', 'reconstruction_grid']
+__all__ = ['CONVENTIONS', 'evaluate_attack', 'ResultsTable', 'row_name', 'hit_key', 'hit_matrix', 'check_paired',
+           'paired_difference', 'judge_entries', 'plus_minus', 'check_convention', 'framed', 'reconstruction_grid']
 
 # %% ../nbs/08b_results.ipynb #eccd4bd3
 def evaluate_attack(eval_model:nn.Module, # the evaluation classifier E
@@ -55,8 +55,10 @@ class ResultsTable:
     "Rows of attack results: method, variant, public setting, accuracy, KNN, FID, timing (and extra keys); Markdown, CSV and JSON."
     COLUMNS = ("method", "variant", "public", "top1", "top1_std", "top5", "top5_std", "knn", "fid", "fid_features", "fid_images", "attack_s", "eval_s")
     TEXT = ("method", "variant", "public", "fid_features", "fid_images")
-    PER_IDENTITY = ("ids", "seeds", "top1_hits", "top5_hits")  # lists: written last, never in Markdown
-    STATS = PER_IDENTITY + ("top1_ci", "top5_ci", "d_top1", "d_top1_ci", "d_top5", "d_top5_ci", "ci_level", "ci_resamples", "top1_authors",
+    PER_IDENTITY = ("ids", "seeds", "top1_hits", "top5_hits", "top1_second_hits", "top5_second_hits")  # lists, last
+    STATS = PER_IDENTITY + ("top1_ci", "top5_ci", "d_top1", "d_top1_ci", "d_top5", "d_top5_ci", "top1_second_ci",
+                            "d_top1_second", "d_top1_second_ci", "top5_second_ci", "d_top5_second", "d_top5_second_ci",
+                            "ci_level", "ci_resamples", "top1_authors",
                             "top1_std_authors", "top5_authors", "top5_std_authors", "authors_batch")  # shown by convention in Markdown
     def __init__(self, rows:Sequence[dict]=()): self.rows = []; [self.add(**r) for r in rows]
     def __len__(self): return len(self.rows)
@@ -92,13 +94,21 @@ def row_name(r:dict # a results row
     return f"{r.get('method', '?')} {r.get('variant', '?')} (public {r.get('public', '?')})"
 
 # %% ../nbs/08b_results.ipynb #09e9a894
+def hit_key(k:int=1, # top-k
+            judge:str="" # "": the evaluation model; a name, e.g. "second": that judge
+           ) -> str:
+    "The name of a row's top-k entry for `judge`: `top1`, `top1_second`, ... (its hits: the name + `_hits`)."
+    return f"top{k}_{judge}" if judge else f"top{k}"
+
 def hit_matrix(row:dict, # a results row with per-identity entries (see `identity_results`)
-               k:int=1 # top-k
+               k:int=1, # top-k
+               judge:str="" # whose hits: "" the evaluation model's, "second" the second judge's (`judge_entries`)
               ) -> Tensor:
     "The row's (n_ids, n_seeds) bool grid of top-k hits: rows in `row['ids']` order, columns in `row['seeds']` order."
-    h = row.get(f"top{k}_hits")
+    key = hit_key(k, judge) + "_hits"
+    h = row.get(key)
     if not isinstance(h, list) or not h:
-        raise ValueError(f"{row_name(row)} has no per-identity results (top{k}_hits); evaluate_attack records them "
+        raise ValueError(f"{row_name(row)} has no per-identity results ({key}); evaluate_attack records them "
                          "when there is exactly one reconstruction per identity and seed")
     return torch.tensor([[c == "1" for c in s] for s in h])
 
@@ -125,31 +135,62 @@ def paired_difference(row:dict, # a results row with per-identity entries
                       k:int=1, # top-k
                       n_boot:int=10_000, # bootstrap resamples
                       level:float=0.95, # coverage of the interval
-                      seed:int=0 # seed of the resampling
+                      seed:int=0, # seed of the resampling
+                      judge:str="" # whose hits (see `hit_matrix`)
                      ) -> tuple[float, tuple[float, float]]:
     "`row`'s top-k accuracy minus `base`'s (points) and its bootstrap interval over identities, paired identity by identity."
     check_paired(row, base)
-    d = (hit_matrix(row, k).double().mean(1) - hit_matrix(base, k).double().mean(1)) * 100
+    d = (hit_matrix(row, k, judge).double().mean(1) - hit_matrix(base, k, judge).double().mean(1)) * 100
     return d.mean().item(), bootstrap_ci(d, n_boot, level, seed)
 
 # %% ../nbs/08b_results.ipynb #40a9123f
+def _same_group(a:dict, b:dict, variant:str) -> bool:
+    "Whether `b` is the row of `variant` in `a`'s method and public setting."
+    return (b["method"], b["public"], b["variant"]) == (a["method"], a["public"], variant)
+
 @patch
 def add_intervals(self:ResultsTable,
                   ks:Sequence[int]=(1,), # the top-k's (1 and/or 5)
                   baseline:str="baseline", # the variant each row is compared with, within its method and public setting
                   n_boot:int=10_000, # bootstrap resamples
                   level:float=0.95, # coverage of the intervals
-                  seed:int=0 # seed of the resampling
+                  seed:int=0, # seed of the resampling
+                  judges:Sequence[str]=("", "second") # judges whose hits a row may carry (see `hit_matrix`)
                  ) -> ResultsTable:
-    "Add `top{k}_ci` to every row and, where its group has a baseline, `d_top{k}` and `d_top{k}_ci` (paired, bootstrap over identities)."
+    "Add `top{k}_ci` to every row and, where its group has a baseline, `d_top{k}` and `d_top{k}_ci`; per judge."
     for r in self.rows:
-        base = next((b for b in self.rows if (b["method"], b["public"], b["variant"]) == (r["method"], r["public"], baseline)), None)
+        base = next((b for b in self.rows if _same_group(r, b, baseline)), None)
         r |= dict(ci_level=level, ci_resamples=n_boot)
-        for k in ks: r[f"top{k}_ci"] = list(bootstrap_ci(hit_matrix(r, k).double().mean(1) * 100, n_boot, level, seed))
-        for k in ks if base is not None and base is not r else ():
-            r[f"d_top{k}"], ci = paired_difference(r, base, k, n_boot, level, seed); r[f"d_top{k}_ci"] = list(ci)
+        for k, judge in ((k, j) for k in ks for j in judges if hit_key(k, j) + "_hits" in r):
+            key = hit_key(k, judge)
+            rates = hit_matrix(r, k, judge).double().mean(1) * 100
+            r[f"{key}_ci"] = list(bootstrap_ci(rates, n_boot, level, seed))
+            if base is None or base is r:
+                continue
+            r[f"d_{key}"], ci = paired_difference(r, base, k, n_boot, level, seed, judge)
+            r[f"d_{key}_ci"] = list(ci)
         self._lists_last(r)
     return self
+
+# %% ../nbs/08b_results.ipynb #362d7a4b
+def judge_entries(judge:nn.Module, # another classifier trained on the private data, returning (features, logits)
+                  images:Tensor, # N x 3 x H x W reconstructions in [0, 1]
+                  labels, # (N,) identity each was made for
+                  seed_ids=None, # (N,) seed of each (`None`: one seed)
+                  name:str="second", # the judge's name in the entries
+                  batch_size:int=256, # images per forward pass
+                  device=None # see `default_device`
+                 ) -> dict:
+    "Row entries of a further judge: `top1_{name}`, `top5_{name}`, their `_std`, and their per-identity `_hits`."
+    ev = evaluate_images(judge, images, labels, seed_ids, batch_size=batch_size, device=device)
+    hits = identity_results(ev["logits"], labels, seed_ids)
+    out = {}
+    for k in (1, 5):
+        key = hit_key(k, name)
+        out |= {key: ev[f"top{k}"], f"{key}_std": ev[f"top{k}_std"]}
+        if hits:
+            out[f"{key}_hits"] = hits[f"top{k}_hits"]
+    return out
 
 # %% ../nbs/08b_results.ipynb #89f9badb
 def _fmt(v, digits:int) -> str:
