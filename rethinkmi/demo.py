@@ -133,10 +133,18 @@ def p_reg(self:Demo, public:str # "same" or "shifted"
 
 # %% ../nbs/10_demo.ipynb #10ef09f8
 @patch
+def gan(self:Demo, method:str, # "gmi" or "kedmi"
+        public:str # "same" or "shifted"
+       ) -> tuple:
+    "G and D of `method` for `public`, trained (once, timed) or loaded on first use."
+    style = PUBLIC_STYLE[public]
+    return self.timed(f"gan-{method}-{style}", lambda: getattr(self.models, method)[style])
+
+@patch
 def attack_inputs(self:Demo, method:str, variant:str, public:str) -> tuple:
     "The networks and P_reg of one attack, trained or estimated on first use: G, D, [target, *students], P_reg or None."
     v = variant_config(variant)
-    G, D = getattr(self.models, method)[PUBLIC_STYLE[public]]
+    G, D = self.gan(method, public)
     students = self.students(public, l2=variant == "lomma+l2") if v.students else []
     return G, D, [self.models.target, *students], self.p_reg(public) if v.p_reg else None
 
@@ -169,7 +177,7 @@ def attack(self:Demo, method:str, # "gmi" or "kedmi"
 def images(self:Demo, method:str, variant:str, public:str) -> torch.Tensor:
     "The reconstructions of one attack, (n_ids, n_seeds, 3, S, S) in [0, 1]."
     art = self.attack(method, variant, public)
-    G = getattr(self.models, method)[PUBLIC_STYLE[public]][0]
+    G = self.gan(method, public)[0]
     return InversionResult(art["z"], art["labels"], art["history"], method).images(G, self.device)
 
 # %% ../nbs/10_demo.ipynb #490da993
