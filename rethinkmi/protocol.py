@@ -192,10 +192,10 @@ def run_train_gan(out:str, # the run folder
 # %% ../nbs/10c_protocol.ipynb #e0332c24
 @dataclass(frozen=True)
 class DistillTraining:
-    "How the students learn from the target (the paper's settings; `l2_weight` > 0: the report's KL + L2)."
-    l2_weight:float=0.0 # beta of the report's L2 term on the logits (0: KL only, the paper)
-    epochs:int=20 # passes over the public images
-    lr:float=0.01 # (peak) learning rate of SGD with momentum
+    "How the students learn from the target; what is left None is the protocol's (`07c_parity`)."
+    l2_weight:float|None=None # weight of the mean squared logit error (KL + L2); None: the protocol's (report: 1)
+    epochs:int|None=None # passes over the public images; None: the protocol's (20; report: 50 with FFHQ)
+    lr:float|None=None # (peak) learning rate of SGD with momentum; None: the protocol's (0.01; report: 0.02)
     batch_size:int=64 # images per step
     pretrained:bool|None=None # EfficientNet students start from ImageNet weights (torchvision's cache); None: the protocol's
     schedule:str|None=None # learning-rate schedule: "cosine" or "step" (halved every 20 epochs); None: the protocol's
@@ -212,19 +212,22 @@ def run_distill(out:str, # the run folder
                 training:DistillTraining=DistillTraining(), # L2 weight, epochs, learning rate, batch size
                 device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
                 seed:int=0, # seeds the students' initialisation and training
-                protocol:str="ours" # "ours" or "reference" (the authors' students: ImageNet weights, their schedule, no flips, fp32; `07c_parity`)
+                protocol:str="ours" # "ours", "reference" (the authors' students, `07c_parity`) or "report" (the report's)
                ) -> list[Path]:
     "Distil the target into students on a public split file; write `out/student<i>-<arch>.pt` and `out/run.json`."
     args = flat_arguments(locals()); out = Path(out); _need(target=target.target, public=images.public, root=images.root); check_output(out)
     device = process_group(device); agree(args, "the distillation")         # under torchrun: data-parallel (DDP)
-    P = resolve_protocol(protocol, device, **{k: getattr(training, k) for k in USES["distill"]})
+    given = {k: getattr(training, k) for k in ("amp", "pretrained", "schedule", "flip", "l2_weight")}
+    epochs = {f"student_epochs_{images.dataset}": training.epochs}
+    P = resolve_protocol(protocol, device, student_lr=training.lr, **given, **epochs)
     T, specs, data = target.load(device), parse_archs(archs, size), images.load(size)
     if P.pretrained: check_imagenet([a for a, _ in specs])
     te = split_data(test, images.root, "celeba", size) if test else None
     if te is not None: _check_split_labels(te, T.n_classes)
     rec = start_run(out, "distill", args, seed, args["device"]) if is_main() else None
-    o = TrainOptions(training.epochs, training.lr, training.batch_size, seed, device, amp=P.amp)
-    students, hs = distill_students(T, data, specs, root=out/"cache", opts=o, l2_weight=training.l2_weight, test_data=te,
+    n_epochs = getattr(P, f"student_epochs_{images.dataset}")
+    o = TrainOptions(n_epochs, P.student_lr, training.batch_size, seed, device, amp=P.amp)
+    students, hs = distill_students(T, data, specs, root=out/"cache", opts=o, l2_weight=P.l2_weight, test_data=te,
                                     pretrained=P.pretrained, schedule=P.schedule, flip=P.flip)
     paths = [out/f"student{i}-{a}.pt" for i, (a, _) in enumerate(specs)]
     if is_main():
