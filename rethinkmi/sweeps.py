@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Mapping
 
 from .demo import Demo
-from .evaluation import bootstrap_ci
 from .overfitting import identity_losses, overfitting_gap
-from .results import ResultsTable, hit_matrix, paired_difference
+from .results import ResultsTable
 
 # %% auto #0
 __all__ = ['SWEEPS', 'setting', 'point_settings', 'mi_gap', 'sweep_point', 'run_sweeps', 'sweep_table']
@@ -21,7 +20,7 @@ SWEEPS = {  # axis -> (the setting it moves, its values besides the demo's, the 
     "target width": ("models.target", [["tiny_vgg", 8], ["tiny_vgg", 64]], ["lom", "ma", "lomma", "lomma+l2"]),
     "images per identity": ("models.n_train", [9], ["lom", "ma", "lomma", "lomma+l2"]),
     "lambda": ("attack.lam", [0.0, 3.0, 10.0], ["lom", "lomma"]),
-    "L2 weight": ("students.l2_weight", [0.1, 2.0], ["lomma+l2"]),
+    "L2 weight": ("students.l2_weight", [0.5, 2.0], ["lomma+l2"]),
     "students": ("students.archs", [1], ["ma", "lomma"]),   # a number: that many of the demo's students, in order
 }
 
@@ -49,10 +48,11 @@ def point_settings(base:Mapping, # a demo's settings (`demo_settings`)
 
 # %% ../nbs/10d_sweeps.ipynb #7b3c827d
 def mi_gap(demo:Demo, method:str, variant:str, public:str) -> dict:
-    "Mean CE of an attack's reconstructions on the target and on the evaluation model, and the gap between them (`overfitting_gap`)."
+    "Mean CE of an attack's reconstructions on the target and on the second judge, and their gap (`overfitting_gap`)."
     x = demo.images(method, variant, public)
     y = demo.attack(method, variant, public)["labels"].repeat_interleave(x.shape[1])
-    ce = identity_losses([demo.models.target, demo.models.evaluation], x.flatten(0, 1), y, "ce", device=demo.device)
+    models = [demo.models.target, demo.models.second]
+    ce = identity_losses(models, x.flatten(0, 1), y, "ce", device=demo.device)
     g = overfitting_gap(ce[0], ce[1])
     return dict(ce_target=g["target"], ce_unseen=g["unseen"], mi_gap=g["gap"], mi_gap_se=g["gap_se"])
 
@@ -66,17 +66,18 @@ def sweep_point(out:str|Path, # the run folder (the demo's, to reuse its stages)
                 public:str="same", # the public setting
                 device=None # see `default_device`
                ) -> list[dict]:
-    "The rows of one point of a sweep: its baseline, then the axis's variants; top-1 intervals, and paired differences to the baseline."
+    "The rows of one point: its baseline, then the axis's variants; intervals and paired gains, by both judges."
     path, _, variants = sweeps[axis]
     s = base if value is None else point_settings(base, path, value)
-    demo = Demo(out, s, device); b = demo if path.startswith("models.") else Demo(out, base, device)
+    demo = Demo(out, s, device)
+    b = demo if path.startswith("models.") else Demo(out, base, device)
     rows = []
     for d, v in [(b, "baseline")] + [(demo, v) for v in variants]:
-        t0 = time.perf_counter(); r = d.results_row(method, v, public) | mi_gap(d, method, v, public)
-        rows.append(r | dict(axis=axis, value=json.dumps(setting(s, path)), demo=value is None, row_s=round(time.perf_counter() - t0, 1)))
-    for r in rows: r["top1_ci"] = list(bootstrap_ci(hit_matrix(r).double().mean(1) * 100, seed=base["seed"]))
-    for r in rows[1:]: r["d_top1"], r["d_top1_ci"] = paired_difference(r, rows[0], seed=base["seed"])
-    return rows
+        t0 = time.perf_counter()
+        r = d.results_row(method, v, public) | mi_gap(d, method, v, public)
+        where = dict(axis=axis, value=json.dumps(setting(s, path)), demo=value is None)
+        rows.append(r | where | dict(row_s=round(time.perf_counter() - t0, 1)))
+    return ResultsTable(rows).add_intervals(seed=base["seed"]).rows
 
 # %% ../nbs/10d_sweeps.ipynb #8d6d455d
 def run_sweeps(out:str|Path, # the demo's run folder
@@ -99,17 +100,26 @@ def _shown(value:str) -> str:
     v = json.loads(value)
     return f"{len(v)} student{'s' * (len(v) > 1)}" if isinstance(v, list) and v and isinstance(v[0], list) else value
 
+def _gain(r:dict, key:str) -> str:
+    "`gain [low, high]` of `r`'s paired difference `key`, or empty for a baseline."
+    d = r.get(f"{key}_ci")
+    return f"{r[key]:+.1f} [{d[0]:+.1f}, {d[1]:+.1f}]" if d else ""
+
+_SWEEP_HEAD = ["| value | variant | top-1 (%) [95% CI] | gain [95% CI, paired] | second judge: gain | CE target "
+               "| CE second judge | MI gap | s |", "|---|---|---|---|---|---|---|---|---|"]
+
 def sweep_table(table:ResultsTable # what `run_sweeps` returned (or `ResultsTable.from_json` of its file)
                ) -> str:
-    "Markdown: per axis and value, each variant's top-1 [95% CI], paired gain over the baseline [95% CI], MI-overfitting gap and seconds."
+    "Markdown: per axis and value, each variant's top-1, paired gains by both judges, MI-overfitting gap, seconds."
     out = []
     for axis in dict.fromkeys(r["axis"] for r in table.rows):
-        out += [f"**{axis}**", "", "| value | variant | top-1 (%) [95% CI] | gain over baseline [95% CI, paired] | CE target | CE unseen | MI gap | s |",
-                "|---|---|---|---|---|---|---|---|"]
+        out += [f"**{axis}**", "", *_SWEEP_HEAD]
         for r in (r for r in table.rows if r["axis"] == axis):
-            ci, d = r.get("top1_ci") or (math.nan, math.nan), r.get("d_top1_ci")
-            gain = f"{r['d_top1']:+.1f} [{d[0]:+.1f}, {d[1]:+.1f}]" if d else ""
-            out.append(f"| {_shown(r['value'])}{' (demo)' * bool(r['demo'])} | {r['variant']} | {r['top1']:.1f} [{ci[0]:.1f}, {ci[1]:.1f}] | {gain} "
-                       f"| {r['ce_target']:.2f} | {r['ce_unseen']:.2f} | {r['mi_gap']:.2f} | {r['row_s']:.0f} |")
+            ci = r.get("top1_ci") or (math.nan, math.nan)
+            value = _shown(r["value"]) + " (demo)" * bool(r["demo"])
+            cells = [value, r["variant"], f"{r['top1']:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]", _gain(r, "d_top1"),
+                     _gain(r, "d_top1_second"), f"{r['ce_target']:.2f}", f"{r['ce_unseen']:.2f}", f"{r['mi_gap']:.2f}",
+                     f"{r['row_s']:.0f}"]
+            out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
