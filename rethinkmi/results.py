@@ -155,13 +155,13 @@ def add_intervals(self:ResultsTable,
                   n_boot:int=10_000, # bootstrap resamples
                   level:float=0.95, # coverage of the intervals
                   seed:int=0, # seed of the resampling
-                  judges:Sequence[str]=("", "second") # judges whose hits a row may carry (see `hit_matrix`)
+                  judges:Sequence[str]=("", "second") # "": the evaluation model's hits (required); others: when a row has them
                  ) -> ResultsTable:
     "Add `top{k}_ci` to every row and, where its group has a baseline, `d_top{k}` and `d_top{k}_ci`; per judge."
     for r in self.rows:
         base = next((b for b in self.rows if _same_group(r, b, baseline)), None)
         r |= dict(ci_level=level, ci_resamples=n_boot)
-        for k, judge in ((k, j) for k in ks for j in judges if hit_key(k, j) + "_hits" in r):
+        for k, judge in ((k, j) for k in ks for j in judges if not j or hit_key(k, j) + "_hits" in r):
             key = hit_key(k, judge)
             rates = hit_matrix(r, k, judge).double().mean(1) * 100
             r[f"{key}_ci"] = list(bootstrap_ci(rates, n_boot, level, seed))

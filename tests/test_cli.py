@@ -200,7 +200,14 @@ def test_reference_protocol(chain, tmp_path, monkeypatch):
     path.parent.mkdir(parents=True); torch.save(torchvision.models.efficientnet_b0().state_dict(), path)
     ok("distill", tmp_path/"s", *dist)
     rec = read_run(tmp_path/"s")
-    assert rec["protocol"] == dict(name="reference", amp=False, pretrained=True, schedule="step", flip=False) and rec["test_top1"][0] is not None
+    reference = dict(name="reference", amp=False, pretrained=True, schedule="step", flip=False, l2_weight=0.0,
+                     student_lr=0.01, student_epochs_celeba=1, student_epochs_ffhq=20)
+    assert rec["protocol"] == reference and rec["test_top1"][0] is not None
+    report = ["--target", tmp/"target/model.pt", "--public", meta/"ganset.txt", "--root", data, "--archs", "tiny_student:2",
+              "--size", 32, "--epochs", 1, "--batch_size", 8, "--no-pretrained", "--protocol", "report", *chain["common"]]
+    ok("distill", tmp_path/"s3", *report)  # the report's students: its L2 term, rate and schedule, recorded
+    assert read_run(tmp_path/"s3")["protocol"] == reference | dict(name="report", pretrained=False, l2_weight=1.0,
+                                                                   student_lr=0.02, student_epochs_ffhq=50)
     rc, out, err = cli("distill", tmp_path/"s2", *dist[:-6], "--archs", "tiny_student:2", "--protocol", "reference", *chain["common"])
     assert rc == 1 and "tiny_student has no ImageNet weights" in err and "--no-pretrained" in err, err
 def test_stylegan_attack(chain):
