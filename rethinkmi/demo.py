@@ -19,7 +19,8 @@ from .distributed import agree, gather, get_rank, get_world_size, is_main, proce
 from .evaluation import evaluate_images
 from .inversion import Attack, InversionResult, Records, invert, variant_config
 from .preg import PReg
-from .results import ResultsTable, evaluate_attack, hit_key, judge_entries, plus_minus, reconstruction_grid
+from .results import ResultsTable, evaluate_attack, hit_key, judge_entries, plus_minus
+from .results import reconstruction_grid
 from .runs import check_output, finish_run, start_run, torch_threads
 from .train_loop import TrainOptions
 
@@ -33,7 +34,8 @@ def _students(widths, size): return [["tiny_student", dict(width=w, input_size=s
 DEMO_PRESETS = {  # what each preset changes from `DemoModelSettings` (models) or sets (the rest)
     "full": dict(
         models=dict(),                                               # `DemoModelSettings` as it is: the tutorial's networks
-        students=dict(archs=_students((8, 12, 16), 32), n_public=2500, epochs=4, lr=0.2, batch_size=64, l2_weight=1.0),
+        students=dict(archs=_students((8, 12, 16), 32), n_public=2500, epochs=4, lr=0.2, batch_size=64,
+                      l2_weight=1.0),                                # the report's L2 term and weight
         preg=dict(n=5000),
         attack=dict(n_ids=100, n_seeds=5, iters=dict(gmi=200, kedmi=600), lr=0.02, lam=1.0, id_weight=100, p_reg_mode="sample",
                     ckpt_every=50)),
@@ -41,7 +43,8 @@ DEMO_PRESETS = {  # what each preset changes from `DemoModelSettings` (models) o
         models=dict(n_ids=20, n_train=20, n_test=5, target=["tiny_vgg", 16], evaluation=["tiny_resnet", 16],
                     second=["tiny_mobile", 16], clf_epochs=40,
                     public_ids=200, gan_width=8, gan_batch=16, gan_ema=0.99, gmi_epochs=20, kedmi_epochs=14),
-        students=dict(archs=_students((4, 6, 8), 32), n_public=1000, epochs=3, lr=0.2, batch_size=64, l2_weight=1.0),
+        students=dict(archs=_students((4, 6, 8), 32), n_public=1000, epochs=3, lr=0.2, batch_size=64,
+                      l2_weight=1.0),
         preg=dict(n=1000),
         attack=dict(n_ids=20, n_seeds=5, iters=dict(gmi=60, kedmi=120), lr=0.02, lam=1.0, id_weight=100, p_reg_mode="sample",
                     ckpt_every=20)),
@@ -183,34 +186,37 @@ def images(self:Demo, method:str, variant:str, public:str) -> torch.Tensor:
 # %% ../nbs/10_demo.ipynb #490da993
 @patch
 def results_row(self:Demo, method:str, variant:str, public:str) -> dict:
-    "The results row of one attack: `evaluate_attack`'s numbers, the second judge's (`judge_entries`), the seconds."
+    "The row of one attack: `evaluate_attack`'s numbers, the second judge's (`judge_entries`), the seconds."
     x = self.images(method, variant, public)
     art = self.attack(method, variant, public)
     n_ids, n_seeds = x.shape[:2]
-    x, y, seeds = x.flatten(0, 1), art["labels"].repeat_interleave(n_seeds), torch.arange(n_seeds).repeat(n_ids)
-    ev = evaluate_attack(self.models.evaluation, x, y, seeds, self.models.train, cache_dir=self.out/"features",
-                         device=self.device)
+    x = x.flatten(0, 1)
+    y = art["labels"].repeat_interleave(n_seeds)
+    seeds = torch.arange(n_seeds).repeat(n_ids)
+    ev = evaluate_attack(self.models.evaluation, x, y, seeds, self.models.train,
+                         cache_dir=self.out/"features", device=self.device)
     second = judge_entries(self.models.second, x, y, seeds, device=self.device)
     names = dict(method=METHOD_NAMES[method], variant=VARIANT_NAMES[variant], public=public)
     return names | ev | second | dict(attack_s=round(art["seconds"], 1))
 
 # %% ../nbs/10_demo.ipynb #36667f98
 def _ci_cell(r:dict, key:str, sign:bool=False) -> str:
-    "`value [low, high]` of `r[key]` and `r[key_ci]` (one decimal, signed when `sign`), else `value ± std`, else empty."
+    "`value [low, high]` of `r[key]` and `r[key_ci]` (signed when `sign`), else `value ± std`, else empty."
     v, ci = r.get(key, math.nan), r.get(f"{key}_ci")
     if not isinstance(ci, (list, tuple)):
         return "" if math.isnan(v) else plus_minus(v, r.get(f"{key}_std", math.nan), 1)
     f = "+.1f" if sign else ".1f"
     return f"{v:{f}} [{ci[0]:{f}}, {ci[1]:{f}}]"
 
-_TABLE_HEAD = ["| method | top-1 (%) [95% CI] | Δ top-1 vs baseline [95% CI, paired] | second judge: top-1 (%) [95% CI] "
-               "| second judge: Δ top-1 [95% CI, paired] | top-5 (%) | KNN | FD (eval features) |",
+_TABLE_HEAD = ["| method | top-1 (%) [95% CI] | Δ top-1 vs baseline [95% CI, paired] "
+               "| second judge: top-1 (%) [95% CI] | second judge: Δ top-1 [95% CI, paired] "
+               "| top-5 (%) | KNN | FD (eval features) |",
                "|---|---|---|---|---|---|---|---|"]
 
 def demo_tables(table:ResultsTable, # the demo's results (with `add_intervals`' entries, when present)
-                header:Mapping[str, str]|None=None # public setting -> the line naming data, target, students, judges
+                header:Mapping[str, str]|None=None # public setting -> the line naming data and networks
                ) -> str:
-    "The results as the report's Tables 6 and 7: one Markdown table per public setting, baseline then '+ variant' rows."
+    "The results as the report's Tables 6 and 7: a Markdown table per public setting."
     out = []
     for public in dict.fromkeys(r["public"] for r in table.rows):
         title = f"public data: {public}" + (f" ({header[public]})" if header and public in header else "")
@@ -232,8 +238,8 @@ def table_headers(s:dict # the settings of a demo run (`demo_settings`)
     net = lambda role: "-".join(map(str, m[role]))
     st = "/".join(f"{a}-{kw['width']}" for a, kw in s["students"]["archs"])
     judges = f"judges {net('evaluation')} and {net('second')}"
-    return {p: f"SynthFaces private -> SynthFaces {PUBLIC_STYLE[p]}-style public / {net('target')} / students {st} / "
-               f"{judges}" for p in PUBLIC_STYLE}
+    public = lambda p: f"SynthFaces private -> SynthFaces {PUBLIC_STYLE[p]}-style public"
+    return {p: f"{public(p)} / {net('target')} / students {st} / {judges}" for p in PUBLIC_STYLE}
 
 # %% ../nbs/10_demo.ipynb #b66a47d5
 def _label(r:dict) -> str:
@@ -255,9 +261,10 @@ def demo_reading(table:ResultsTable # the demo's results, with `add_intervals`' 
         rows = [r for r in table.rows if isinstance(r.get(f"{key}_ci"), list)]
         if not rows:
             continue
-        open_ = [f"{_label(r)} {_ci_cell(r, key, True)}" for r in rows if r[f"{key}_ci"][0] <= 0 <= r[f"{key}_ci"][1]]
+        crosses = lambda r: r[f"{key}_ci"][0] <= 0 <= r[f"{key}_ci"][1]
+        open_ = [f"{_label(r)} {_ci_cell(r, key, True)}" for r in rows if crosses(r)]
         said = "; ".join(open_) if open_ else "none"
-        lines.append(f"Gains over the baseline whose 95% interval crosses zero with {n} identities, by {who}: {said}.")
+        lines.append(f"Gains whose 95% interval crosses zero with {n} identities, by {who}: {said}.")
     apart = []
     for r in table.rows:
         for key, what in (("top1", "top-1"), ("d_top1", "gain")):
@@ -384,5 +391,6 @@ def run_demo(out:str="rethinkmi-demo", # the run folder: every stage is cached t
         paths = _write_outputs(demo, table)
     train_s = {k: round(sum(v["seconds"]), 1) for k, v in demo.models.histories.items()}
     finish_run(out, rec, timings=demo.timings, train_seconds=train_s, test_top1=_accuracies(demo), outputs=paths)
-    print(f"\n{demo_tables(table, table_headers(s))}\n{demo_reading(table)}\n\nwrote {out}/results.json, results.md, results.csv, grids/, summary.png, run.json")
+    print(f"\n{demo_tables(table, table_headers(s))}\n{demo_reading(table)}\n")
+    print(f"wrote {out}/results.json, results.md, results.csv, grids/, summary.png, run.json")
     return table

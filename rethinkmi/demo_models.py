@@ -61,7 +61,7 @@ class DemoModelSettings:
 # %% ../nbs/03b_demo_models.ipynb #4b79aba4
 @dataclass
 class DemoModels:
-    "The demo's networks and data: target, two judges, and GMI / KEDMI GANs per public style, trained on first use."
+    "The demo's networks and data: target, two judges, GMI and KEDMI GANs per public style."
     target:nn.Module # the target classifier T, trained on the private train split
     evaluation:nn.Module # the evaluation classifier E (another architecture), same data
     second:nn.Module # the second judge E2: a third architecture and another seed, same data
@@ -118,7 +118,7 @@ def _train_classifiers(d:DemoModels, run:RunDir, s:DemoModelSettings, seed:int, 
 def _gan_config(s:DemoModelSettings, seed:int, style:str) -> dict:
     "The settings every GAN stage of `style` shares: the public data's, the recipe's and the seed."
     cfg = dict(_public_settings(s), seed=seed, width=s.gan_width, lr=s.gan_lr, batch=s.gan_batch, style=style)
-    first = dict(betas=[0.5, 0.999], ema=None, augment="", upsample="transpose")  # the first recipe's: left out
+    first = dict(betas=[0.5, 0.999], ema=None, augment="", upsample="transpose")  # the first recipe: left out
     recipe = dict(betas=list(s.gan_betas), ema=s.gan_ema, augment=s.gan_augment, upsample=s.gan_upsample)
     return cfg | {k: v for k, v in recipe.items() if v != first[k]}
 
@@ -149,7 +149,8 @@ def _kedmi_gan(d:DemoModels, run:RunDir, s:DemoModelSettings, seed:int, dev, sty
     G = Generator(size=s.size, width=s.gan_width, upsample=s.gan_upsample)
     D = MinibatchDiscriminator(s.n_ids, s.size, s.gan_width, s.gan_batch)
     o = _gan_options(s, seed, dev, s.kedmi_epochs, f"KEDMI GAN {style}")
-    fit = lambda ck: train_kedmi_gan(G, D, d.target, d.public(style), o(ck), n_critic=s.kedmi_n_critic, **_recipe(s))
+    recipe = dict(n_critic=s.kedmi_n_critic, **_recipe(s))
+    fit = lambda ck: train_kedmi_gan(G, D, d.target, d.public(style), o(ck), **recipe)
     target = config_hash(_classifier_config(s, seed, "target"))
     cfg = dict(_gan_config(s, seed, style), epochs=s.kedmi_epochs, n_critic=s.kedmi_n_critic, target=target)
     d.histories[f"kedmi-{style}"] = train_stage(run, f"kedmi-{style}", cfg, fit, {"G": G, "D": D})
@@ -181,7 +182,7 @@ def demo_models(root:str|Path|None=None, # run folder; `None`: see `demo_root`
                 seed:int=0, # seeds every model's initialisation and training
                 device=None # see `default_device`
                ) -> DemoModels:
-    "The demo's target and judges, trained once and then loaded from `root`; its GANs, trained or loaded when first used."
+    "The demo's target and judges, trained once, then loaded from `root`; its GANs, made when first used."
     s, run, dev = settings, RunDir(demo_root(root)), default_device(device)
     config = dict(dataclasses.asdict(s), seed=seed, styles=list(s.styles))
     config |= {role: list(getattr(s, role)) for role in ("target", "evaluation", "second")}

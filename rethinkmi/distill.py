@@ -46,7 +46,7 @@ def kd_loss(student_logits:Tensor, # (B, K) logits of the student
             l2_weight:float=0.0, # beta: weight of the mean squared logit error (0: KL only; 1: the report's)
             reduction:str="mean" # "mean": a scalar; "none": the per-sample losses, shape (B,)
            ) -> Tensor:
-    "$T^2\\,\\mathrm{KL}(\\mathrm{softmax}(t/T) \\| \\mathrm{softmax}(s/T)) + \\beta\\,\\mathrm{mean}_k (s_k - t_k)^2$, per sample or averaged."
+    "$T^2$ KL(teacher || student) at temperature $T$ + `l2_weight` x the mean squared logit error."
     _check_logits(student_logits, teacher_logits)
     if not T > 0: raise ValueError(f"the temperature T must be > 0, got {T}")
     if l2_weight < 0: raise ValueError(f"l2_weight must be >= 0, got {l2_weight}")
@@ -143,7 +143,7 @@ def distill(teacher:nn.Module, # the target T: a classifier returning (features,
             test_data=None, # the private test set: student top-1/top-5 after every epoch (never used for training or selection)
             opts:TrainOptions|None=None, # the run: epochs (default 20), peak learning rate (0.01), batch size, seed (order, flips, noise), device...
             T:float=1.0, # temperature of the KL term
-            l2_weight:float=0.0, # beta of the mean squared logit error (0: KL only, the paper's; 1: the report's)
+            l2_weight:float=0.0, # beta of the mean squared logit error (0: KL only, the paper; 1: the report)
             pseudo:PseudoLabels|None=None, # the noise-stable pseudo-label term (`None`: off)
             momentum:float=0.9, # SGD momentum
             weight_decay:float=1e-4, # L2 weight decay

@@ -15,7 +15,7 @@ __all__ = ['PROTOCOLS', 'USES', 'Protocol', 'resolve_protocol']
 # %% ../nbs/07c_parity.ipynb #719e927c
 @dataclass(frozen=True)
 class Protocol:
-    "The settings a protocol fixes: rethinkmi's (`ours`), the authors' code's (`reference`), the report's (`report`)."
+    "The settings a protocol fixes: ours, the authors' code's (`reference`) or the report's (`report`)."
     name:str="ours" # the protocol's name, as recorded
     p_reg_mode:str="sample" # P_reg in the attack: "sample" (a draw per latent and step) or "fixed" (its mean)
     kedmi_group:int|None=None # latents per group of KEDMI's minibatch discriminator in the attack (None: its training batch)
@@ -24,14 +24,14 @@ class Protocol:
     schedule:str="cosine" # the students' learning-rate schedule: "cosine" or "step" (halved every 20 epochs)
     flip:bool=True # random horizontal flips of the students' images
     convention:str="ours" # the ± and top-5 of results.md: "ours" or "authors"
-    l2_weight:float=0.0 # weight of the students' mean squared logit error (0: KL only, the paper; 1: the report)
+    l2_weight:float=0.0 # weight of the students' mean squared logit error (0: KL only; 1: the report)
     student_lr:float=0.01 # the students' (peak) learning rate
     student_epochs_celeba:int=20 # the students' epochs with CelebA public images
     student_epochs_ffhq:int=20 # the students' epochs with FFHQ public images
 
 # %% ../nbs/07c_parity.ipynb #f5cc1267
-_REFERENCE = Protocol("reference", p_reg_mode="fixed", kedmi_group=60, amp=False, pretrained=True, schedule="step",
-                      flip=False, convention="authors")
+_REFERENCE = Protocol("reference", p_reg_mode="fixed", kedmi_group=60, amp=False, pretrained=True,
+                      schedule="step", flip=False, convention="authors")
 PROTOCOLS = {  # name -> its settings
     "ours": Protocol(),
     "reference": _REFERENCE,

@@ -193,7 +193,7 @@ def run_train_gan(out:str, # the run folder
 @dataclass(frozen=True)
 class DistillTraining:
     "How the students learn from the target; what is left None is the protocol's (`07c_parity`)."
-    l2_weight:float|None=None # weight of the mean squared logit error (KL + L2); None: the protocol's (report: 1)
+    l2_weight:float|None=None # weight of the mean squared logit error; None: the protocol's (report: 1)
     epochs:int|None=None # passes over the public images; None: the protocol's (20; report: 50 with FFHQ)
     lr:float|None=None # (peak) learning rate of SGD with momentum; None: the protocol's (0.01; report: 0.02)
     batch_size:int=64 # images per step
@@ -212,7 +212,7 @@ def run_distill(out:str, # the run folder
                 training:DistillTraining=DistillTraining(), # L2 weight, epochs, learning rate, batch size
                 device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
                 seed:int=0, # seeds the students' initialisation and training
-                protocol:str="ours" # "ours", "reference" (the authors' students, `07c_parity`) or "report" (the report's)
+                protocol:str="ours" # "ours", "reference" (the authors' students) or "report" (`07c_parity`)
                ) -> list[Path]:
     "Distil the target into students on a public split file; write `out/student<i>-<arch>.pt` and `out/run.json`."
     args = flat_arguments(locals()); out = Path(out); _need(target=target.target, public=images.public, root=images.root); check_output(out)
@@ -227,7 +227,8 @@ def run_distill(out:str, # the run folder
     rec = start_run(out, "distill", args, seed, args["device"]) if is_main() else None
     n_epochs = getattr(P, f"student_epochs_{images.dataset}")
     o = TrainOptions(n_epochs, P.student_lr, training.batch_size, seed, device, amp=P.amp)
-    students, hs = distill_students(T, data, specs, root=out/"cache", opts=o, l2_weight=P.l2_weight, test_data=te,
+    students, hs = distill_students(T, data, specs, root=out/"cache", opts=o, l2_weight=P.l2_weight,
+                                    test_data=te,
                                     pretrained=P.pretrained, schedule=P.schedule, flip=P.flip)
     paths = [out/f"student{i}-{a}.pt" for i, (a, _) in enumerate(specs)]
     if is_main():

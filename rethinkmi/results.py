@@ -55,9 +55,11 @@ class ResultsTable:
     "Rows of attack results: method, variant, public setting, accuracy, KNN, FID, timing (and extra keys); Markdown, CSV and JSON."
     COLUMNS = ("method", "variant", "public", "top1", "top1_std", "top5", "top5_std", "knn", "fid", "fid_features", "fid_images", "attack_s", "eval_s")
     TEXT = ("method", "variant", "public", "fid_features", "fid_images")
-    PER_IDENTITY = ("ids", "seeds", "top1_hits", "top5_hits", "top1_second_hits", "top5_second_hits")  # lists, last
-    STATS = PER_IDENTITY + ("top1_ci", "top5_ci", "d_top1", "d_top1_ci", "d_top5", "d_top5_ci", "top1_second_ci",
-                            "d_top1_second", "d_top1_second_ci", "top5_second_ci", "d_top5_second", "d_top5_second_ci",
+    PER_IDENTITY = ("ids", "seeds", "top1_hits", "top5_hits",
+                    "top1_second_hits", "top5_second_hits")  # lists: written last, never in Markdown
+    STATS = PER_IDENTITY + ("top1_ci", "top5_ci", "d_top1", "d_top1_ci", "d_top5", "d_top5_ci",
+                            "top1_second_ci", "d_top1_second", "d_top1_second_ci",
+                            "top5_second_ci", "d_top5_second", "d_top5_second_ci",
                             "ci_level", "ci_resamples", "top1_authors",
                             "top1_std_authors", "top5_authors", "top5_std_authors", "authors_batch")  # shown by convention in Markdown
     def __init__(self, rows:Sequence[dict]=()): self.rows = []; [self.add(**r) for r in rows]
@@ -102,7 +104,7 @@ def hit_key(k:int=1, # top-k
 
 def hit_matrix(row:dict, # a results row with per-identity entries (see `identity_results`)
                k:int=1, # top-k
-               judge:str="" # whose hits: "" the evaluation model's, "second" the second judge's (`judge_entries`)
+               judge:str="" # whose hits: "" the evaluation model's, "second" the second judge's
               ) -> Tensor:
     "The row's (n_ids, n_seeds) bool grid of top-k hits: rows in `row['ids']` order, columns in `row['seeds']` order."
     key = hit_key(k, judge) + "_hits"
@@ -155,9 +157,9 @@ def add_intervals(self:ResultsTable,
                   n_boot:int=10_000, # bootstrap resamples
                   level:float=0.95, # coverage of the intervals
                   seed:int=0, # seed of the resampling
-                  judges:Sequence[str]=("", "second") # "": the evaluation model's hits (required); others: when a row has them
+                  judges:Sequence[str]=("", "second") # "": the evaluation model; others where present
                  ) -> ResultsTable:
-    "Add `top{k}_ci` to every row and, where its group has a baseline, `d_top{k}` and `d_top{k}_ci`; per judge."
+    "Add `top{k}_ci` to every row, and `d_top{k}`, `d_top{k}_ci` where its group has a baseline; per judge."
     for r in self.rows:
         base = next((b for b in self.rows if _same_group(r, b, baseline)), None)
         r |= dict(ci_level=level, ci_resamples=n_boot)
@@ -173,7 +175,7 @@ def add_intervals(self:ResultsTable,
     return self
 
 # %% ../nbs/08b_results.ipynb #362d7a4b
-def judge_entries(judge:nn.Module, # another classifier trained on the private data, returning (features, logits)
+def judge_entries(judge:nn.Module, # another classifier of the private data, returning (features, logits)
                   images:Tensor, # N x 3 x H x W reconstructions in [0, 1]
                   labels, # (N,) identity each was made for
                   seed_ids=None, # (N,) seed of each (`None`: one seed)
@@ -181,7 +183,7 @@ def judge_entries(judge:nn.Module, # another classifier trained on the private d
                   batch_size:int=256, # images per forward pass
                   device=None # see `default_device`
                  ) -> dict:
-    "Row entries of a further judge: `top1_{name}`, `top5_{name}`, their `_std`, and their per-identity `_hits`."
+    "A further judge's row entries: `top1_{name}`, `top5_{name}`, their `_std` and per-identity `_hits`."
     ev = evaluate_images(judge, images, labels, seed_ids, batch_size=batch_size, device=device)
     hits = identity_results(ev["logits"], labels, seed_ids)
     out = {}

@@ -48,7 +48,7 @@ def point_settings(base:Mapping, # a demo's settings (`demo_settings`)
 
 # %% ../nbs/10d_sweeps.ipynb #7b3c827d
 def mi_gap(demo:Demo, method:str, variant:str, public:str) -> dict:
-    "Mean CE of an attack's reconstructions on the target and on the second judge, and their gap (`overfitting_gap`)."
+    "Mean CE of an attack's reconstructions on the target and on the second judge, and their gap."
     x = demo.images(method, variant, public)
     y = demo.attack(method, variant, public)["labels"].repeat_interleave(x.shape[1])
     models = [demo.models.target, demo.models.second]
@@ -66,7 +66,7 @@ def sweep_point(out:str|Path, # the run folder (the demo's, to reuse its stages)
                 public:str="same", # the public setting
                 device=None # see `default_device`
                ) -> list[dict]:
-    "The rows of one point: its baseline, then the axis's variants; intervals and paired gains, by both judges."
+    "The rows of one point: its baseline, then the axis's variants, with intervals and paired gains."
     path, _, variants = sweeps[axis]
     s = base if value is None else point_settings(base, path, value)
     demo = Demo(out, s, device)
@@ -105,21 +105,23 @@ def _gain(r:dict, key:str) -> str:
     d = r.get(f"{key}_ci")
     return f"{r[key]:+.1f} [{d[0]:+.1f}, {d[1]:+.1f}]" if d else ""
 
-_SWEEP_HEAD = ["| value | variant | top-1 (%) [95% CI] | gain [95% CI, paired] | second judge: gain | CE target "
-               "| CE second judge | MI gap | s |", "|---|---|---|---|---|---|---|---|---|"]
+_SWEEP_HEAD = ["| value | variant | top-1 (%) [95% CI] | gain [95% CI, paired] | second judge: gain "
+               "| CE target | CE second judge | MI gap | s |",
+               "|---|---|---|---|---|---|---|---|---|"]
 
 def sweep_table(table:ResultsTable # what `run_sweeps` returned (or `ResultsTable.from_json` of its file)
                ) -> str:
-    "Markdown: per axis and value, each variant's top-1, paired gains by both judges, MI-overfitting gap, seconds."
+    "Markdown: per axis and value, each variant's top-1, paired gains, MI-overfitting gap and seconds."
     out = []
     for axis in dict.fromkeys(r["axis"] for r in table.rows):
         out += [f"**{axis}**", "", *_SWEEP_HEAD]
         for r in (r for r in table.rows if r["axis"] == axis):
             ci = r.get("top1_ci") or (math.nan, math.nan)
             value = _shown(r["value"]) + " (demo)" * bool(r["demo"])
-            cells = [value, r["variant"], f"{r['top1']:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]", _gain(r, "d_top1"),
-                     _gain(r, "d_top1_second"), f"{r['ce_target']:.2f}", f"{r['ce_unseen']:.2f}", f"{r['mi_gap']:.2f}",
-                     f"{r['row_s']:.0f}"]
+            top1 = f"{r['top1']:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]"
+            ce = [f"{r[k]:.2f}" for k in ("ce_target", "ce_unseen", "mi_gap")]
+            gains = [_gain(r, "d_top1"), _gain(r, "d_top1_second")]
+            cells = [value, r["variant"], top1, *gains, *ce, f"{r['row_s']:.0f}"]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
