@@ -217,10 +217,10 @@ def run_distill(out:str, # the run folder
     "Distil the target into students on a public split file; write `out/student<i>-<arch>.pt` and `out/run.json`."
     args = flat_arguments(locals()); out = Path(out); _need(target=target.target, public=images.public, root=images.root); check_output(out)
     device = process_group(device); agree(args, "the distillation")         # under torchrun: data-parallel (DDP)
+    T, specs, data = target.load(device), parse_archs(archs, size), images.load(size)  # checks images.dataset
     given = {k: getattr(training, k) for k in ("amp", "pretrained", "schedule", "flip", "l2_weight")}
     epochs = {f"student_epochs_{images.dataset}": training.epochs}
     P = resolve_protocol(protocol, device, student_lr=training.lr, **given, **epochs)
-    T, specs, data = target.load(device), parse_archs(archs, size), images.load(size)
     if P.pretrained: check_imagenet([a for a, _ in specs])
     te = split_data(test, images.root, "celeba", size) if test else None
     if te is not None: _check_split_labels(te, T.n_classes)
@@ -228,8 +228,7 @@ def run_distill(out:str, # the run folder
     n_epochs = getattr(P, f"student_epochs_{images.dataset}")
     o = TrainOptions(n_epochs, P.student_lr, training.batch_size, seed, device, amp=P.amp)
     students, hs = distill_students(T, data, specs, root=out/"cache", opts=o, l2_weight=P.l2_weight,
-                                    test_data=te,
-                                    pretrained=P.pretrained, schedule=P.schedule, flip=P.flip)
+                                    test_data=te, pretrained=P.pretrained, schedule=P.schedule, flip=P.flip)
     paths = [out/f"student{i}-{a}.pt" for i, (a, _) in enumerate(specs)]
     if is_main():
         for s, p, (a, kw) in zip(students, paths, specs): save_net(s, p, a, n_classes=T.n_classes, **kw)
