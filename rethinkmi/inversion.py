@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import Tensor, nn
 
-from .core import (CheckpointError, StopRequests, config_hash, default_device, float64, load_checkpoint,
-                            progress, save_checkpoint, upcast)
+from .core import (CheckpointError, StopRequests, config_hash, default_device, float64,
+                            load_checkpoint, progress, save_checkpoint, upcast)
 from .fast_inversion import FastSteps, Speed, attack_copy, counter_key, counter_normal, cudnn_autotune, keep_freed_memory
 from .losses import check_labels, identity_loss
 

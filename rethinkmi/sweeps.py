@@ -4,11 +4,11 @@
 
 # %% ../nbs/10d_sweeps.ipynb #1be2f6a4
 from __future__ import annotations
-import json, math, time
+import json, time
 from pathlib import Path
 from typing import Mapping
 
-from .demo import Demo
+from .demo import Demo, _ci_cell
 from .overfitting import identity_losses, overfitting_gap
 from .results import ResultsTable
 
@@ -100,11 +100,6 @@ def _shown(value:str) -> str:
     v = json.loads(value)
     return f"{len(v)} student{'s' * (len(v) > 1)}" if isinstance(v, list) and v and isinstance(v[0], list) else value
 
-def _gain(r:dict, key:str) -> str:
-    "`gain [low, high]` of `r`'s paired difference `key`, or empty for a baseline."
-    d = r.get(f"{key}_ci")
-    return f"{r[key]:+.1f} [{d[0]:+.1f}, {d[1]:+.1f}]" if d else ""
-
 _SWEEP_HEAD = ["| value | variant | top-1 (%) [95% CI] | gain [95% CI, paired] | second judge: gain "
                "| CE target | CE second judge | MI gap | s |",
                "|---|---|---|---|---|---|---|---|---|"]
@@ -116,12 +111,10 @@ def sweep_table(table:ResultsTable # what `run_sweeps` returned (or `ResultsTabl
     for axis in dict.fromkeys(r["axis"] for r in table.rows):
         out += [f"**{axis}**", "", *_SWEEP_HEAD]
         for r in (r for r in table.rows if r["axis"] == axis):
-            ci = r.get("top1_ci") or (math.nan, math.nan)
             value = _shown(r["value"]) + " (demo)" * bool(r["demo"])
-            top1 = f"{r['top1']:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]"
             ce = [f"{r[k]:.2f}" for k in ("ce_target", "ce_unseen", "mi_gap")]
-            gains = [_gain(r, "d_top1"), _gain(r, "d_top1_second")]
-            cells = [value, r["variant"], top1, *gains, *ce, f"{r['row_s']:.0f}"]
+            acc = [_ci_cell(r, "top1"), _ci_cell(r, "d_top1", True), _ci_cell(r, "d_top1_second", True)]
+            cells = [value, r["variant"], *acc, *ce, f"{r['row_s']:.0f}"]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
