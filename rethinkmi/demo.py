@@ -25,8 +25,8 @@ from .runs import check_output, finish_run, start_run, torch_threads
 from .train_loop import TrainOptions
 
 # %% auto #0
-__all__ = ['DEMO_PRESETS', 'DEMO_GRID', 'PUBLIC_STYLE', 'METHOD_NAMES', 'VARIANT_NAMES', 'demo_settings', 'Demo', 'demo_tables',
-           'table_headers', 'demo_reading', 'summary_figure', 'attack_cost', 'run_demo']
+__all__ = ['DEMO_PRESETS', 'DEMO_GRID', 'PUBLIC_STYLE', 'METHOD_NAMES', 'VARIANT_NAMES', 'demo_settings', 'Demo', 'ci_cell',
+           'demo_tables', 'table_headers', 'demo_reading', 'summary_figure', 'attack_cost', 'run_demo']
 
 # %% ../nbs/10_demo.ipynb #4c5af666
 def _students(widths, size): return [["tiny_student", dict(width=w, input_size=size)] for w in widths]
@@ -200,7 +200,10 @@ def results_row(self:Demo, method:str, variant:str, public:str) -> dict:
     return names | ev | second | dict(attack_s=round(art["seconds"], 1))
 
 # %% ../nbs/10_demo.ipynb #36667f98
-def _ci_cell(r:dict, key:str, sign:bool=False) -> str:
+def ci_cell(r:dict, # a results row
+            key:str, # the entry shown, e.g. "top1" or "d_top1_second"
+            sign:bool=False # show the sign (a gain)
+           ) -> str:
     "`value [low, high]` of `r[key]` and `r[key_ci]` (signed when `sign`), else `value ± std`, else empty."
     v, ci = r.get(key, math.nan), r.get(f"{key}_ci")
     if not isinstance(ci, (list, tuple)):
@@ -223,8 +226,8 @@ def demo_tables(table:ResultsTable, # the demo's results (with `add_intervals`' 
         out += [title, "", *_TABLE_HEAD]
         for r in (r for r in table.rows if r["public"] == public):
             name = r["method"] if r["variant"] == "baseline" else f"+ {r['variant']}"
-            cells = [name, _ci_cell(r, "top1"), _ci_cell(r, "d_top1", True), _ci_cell(r, "top1_second"),
-                     _ci_cell(r, "d_top1_second", True), plus_minus(r["top5"], r["top5_std"], 1),
+            cells = [name, ci_cell(r, "top1"), ci_cell(r, "d_top1", True), ci_cell(r, "top1_second"),
+                     ci_cell(r, "d_top1_second", True), plus_minus(r["top5"], r["top5_std"], 1),
                      f"{r['knn']:.1f}", f"{r['fid']:.1f}"]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
@@ -262,7 +265,7 @@ def demo_reading(table:ResultsTable # the demo's results, with `add_intervals`' 
         if not rows:
             continue
         crosses = lambda r: r[f"{key}_ci"][0] <= 0 <= r[f"{key}_ci"][1]
-        open_ = [f"{_label(r)} {_ci_cell(r, key, True)}" for r in rows if crosses(r)]
+        open_ = [f"{_label(r)} {ci_cell(r, key, True)}" for r in rows if crosses(r)]
         said = "; ".join(open_) if open_ else "none"
         lines.append(f"Gains whose 95% interval crosses zero with {n} identities, by {who}: {said}.")
     apart = []
@@ -270,8 +273,8 @@ def demo_reading(table:ResultsTable # the demo's results, with `add_intervals`' 
         for key, what in (("top1", "top-1"), ("d_top1", "gain")):
             a, b = r.get(f"{key}_ci"), r.get(f"{key}_second_ci")
             if isinstance(a, list) and isinstance(b, list) and _apart(a, b):
-                apart.append(f"{_label(r)} {what} {_ci_cell(r, key, key != 'top1')} against "
-                             f"{_ci_cell(r, key + '_second', key != 'top1')}")
+                apart.append(f"{_label(r)} {what} {ci_cell(r, key, key != 'top1')} against "
+                             f"{ci_cell(r, key + '_second', key != 'top1')}")
     if any("top1_second_ci" in r for r in table.rows):
         said = "; ".join(apart) if apart else "none: they agree within their intervals on every row"
         lines.append(f"Where the two judges disagree beyond their intervals: {said}.")

@@ -8,7 +8,7 @@ import json, time
 from pathlib import Path
 from typing import Mapping
 
-from .demo import Demo, _ci_cell
+from .demo import Demo, ci_cell
 from .overfitting import identity_losses, overfitting_gap
 from .results import ResultsTable
 
@@ -113,7 +113,7 @@ def sweep_table(table:ResultsTable # what `run_sweeps` returned (or `ResultsTabl
         for r in (r for r in table.rows if r["axis"] == axis):
             value = _shown(r["value"]) + " (demo)" * bool(r["demo"])
             ce = [f"{r[k]:.2f}" for k in ("ce_target", "ce_unseen", "mi_gap")]
-            acc = [_ci_cell(r, "top1"), _ci_cell(r, "d_top1", True), _ci_cell(r, "d_top1_second", True)]
+            acc = [ci_cell(r, "top1"), ci_cell(r, "d_top1", True), ci_cell(r, "d_top1_second", True)]
             cells = [value, r["variant"], *acc, *ce, f"{r['row_s']:.0f}"]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
