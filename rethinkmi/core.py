@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #4c1794ee
 from __future__ import annotations
-import contextlib, hashlib, json, os, pickle, random, signal, sys, tempfile, threading, time, zipfile
+import contextlib, hashlib, math, json, os, pickle, random, signal, sys, tempfile, threading, time, zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['default_device', 'upcast', 'module_dtype', 'float64', 'seed_everything', 'CheckpointError', 'save_checkpoint',
            'load_checkpoint', 'Interrupted', 'StopRequests', 'config_hash', 'RunDir', 'file_lock', 'tensors_hash',
-           'fingerprint', 'LogProgress', 'progress']
+           'fingerprint', 'LogProgress', 'progress', 'mix32', 'counter_key', 'counter_normal']
 
 # %% ../nbs/00_core.ipynb #dbfb96f3
 def default_device(device:str|torch.device|None=None # "cpu", "cuda", "cuda:1"...; `None`: `$RETHINKMI_DEVICE`, else CUDA when present, else CPU
@@ -152,7 +152,7 @@ def _request(self:StopRequests, signum:int, frame):
 
 # %% ../nbs/00_core.ipynb #7b803d77
 @patch
-def agreed(self:StopRequests, group:bool=True # False: this process works alone (`alone` in `11_distributed`), so its own signal decides
+def agreed(self:StopRequests, group:bool=True # False: this process works alone (`alone` in `00b_distributed`), so its own signal decides
           ) -> int|None:
     "The signal asking to stop: this process's own, or in a process group the one any rank received (a collective)."
     if not (group and dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1: return self.signum
@@ -324,3 +324,36 @@ def progress(it:Iterable|None=None, # what to iterate over (or `None` with `tota
     if disable is None: disable = mode == "0"
     if disable or mode == "bar" or (mode != "log" and _watched()): return tqdm(it, total=total, desc=desc, disable=disable, dynamic_ncols=True, **kwargs)
     return LogProgress(it, total=total, desc=desc, **kwargs)
+
+# %% ../nbs/00_core.ipynb #bc5ee675
+_M32 = 0xFFFFFFFF
+
+def _mul32(x, c:int):
+    "(x * c) mod 2^32 for 32-bit `x` (an int or int64 tensor), without overflowing int64: `c` is split into 16-bit halves."
+    return (x * (c & 0xFFFF) + (((x * (c >> 16)) & 0xFFFF) << 16)) & _M32
+
+# %% ../nbs/00_core.ipynb #8668a8b5
+def mix32(x):
+    "Wellons' lowbias32, a bijective hash of 32-bit integers (Python ints or int64 tensors holding values in [0, 2^32))."
+    x = x ^ (x >> 16); x = _mul32(x, 0x7FEB352D)
+    x = x ^ (x >> 15); x = _mul32(x, 0x846CA68B)
+    return x ^ (x >> 16)
+
+# %% ../nbs/00_core.ipynb #50d4afe1
+def counter_key(*parts # ints or int64 tensors (broadcast together): seed, stream, identity, restart, step ...
+               ):
+    "Hash a sequence of integers into one 32-bit key (an int, or an int64 tensor when a part is a tensor)."
+    h = 0x9E3779B9
+    for p in parts: h = mix32(h ^ (p & _M32))
+    return h
+
+# %% ../nbs/00_core.ipynb #9821c1ca
+def counter_normal(key:Tensor, # (N,) int64 keys from `counter_key`, one per row
+                   n:int # normals per row
+                  ) -> Tensor:
+    "(N, n) standard normals in torch's default dtype; row i is a function of `key[i]` alone (Box-Muller on hashed counters)."
+    m = (n + 1) // 2
+    col = mix32(torch.arange(2 * m, device=key.device) + 0x6A09E667)
+    u = ((mix32(mix32(key[:, None] ^ col)) >> 8).to(torch.get_default_dtype()) + 0.5) * 2.0**-24   # 24-bit uniforms in (0, 1)
+    r, a = (-2 * u[:, :m].log()).sqrt(), (2 * math.pi) * u[:, m:]
+    return torch.cat([r * a.cos(), r * a.sin()], 1)[:, :n]

@@ -21,7 +21,8 @@ from .losses import ce_loss, reduce_loss
 from .models import TorchvisionNet, build_classifier, freeze
 from .train_loop import Accel, TrainOptions, resume, train_epochs
 from .runs import train_stage
-from .training import classifier_accuracy, lr_schedule, random_flip, resize_to
+from .training import classifier_accuracy, lr_schedule, random_flip
+from .models import resize_to
 
 # %% auto #0
 __all__ = ['kd_loss', 'noise_stable_labels', 'PseudoLabels', 'distill', 'distill_students', 'imagenet_file', 'check_imagenet',

@@ -16,7 +16,8 @@ from torch import Tensor
 from .core import RunDir, default_device, fingerprint, module_dtype, progress, tensors_hash
 from .losses import check_labels
 from .memory import forward_chunk
-from .training import resize_to, topk_hits
+from .models import resize_to
+from .losses import topk_hits
 
 # %% auto #0
 __all__ = ['check_matrix', 'attack_accuracy', 'embed_images', 'evaluate_images', 'knn_distance', 'private_features',

@@ -15,7 +15,8 @@ from torch import Tensor, nn
 
 from .core import (CheckpointError, StopRequests, config_hash, default_device, float64,
                             load_checkpoint, progress, save_checkpoint, upcast)
-from .fast_inversion import FastSteps, Speed, attack_copy, counter_key, counter_normal, cudnn_autotune, keep_freed_memory
+from .fast_inversion import FastSteps, Speed, attack_copy, cudnn_autotune, keep_freed_memory
+from .core import counter_key, counter_normal
 from .losses import check_labels, identity_loss
 
 # %% auto #0
@@ -249,7 +250,7 @@ def images(self:InversionResult, G:nn.Module, # the generator of the attack
     return x.view(*self.z.shape[:2], *x.shape[1:])
 
 # %% ../nbs/07_inversion.ipynb #b6e266a5
-ATTACKS:dict[str, Callable] = {}  # attacks with their own latents, by method name, added by the module defining them: "stylegan" (`07d_stylegan_attack`)
+ATTACKS:dict[str, Callable] = {}  # attacks with their own latents, by method name, added by the module defining them: "stylegan" (`21_stylegan_attack`)
 
 # %% ../nbs/07_inversion.ipynb #f73ca51b
 def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images in [0, 1]
@@ -261,7 +262,7 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
            p_reg=None, # a `PReg` for the feature regulariser, or None (a variant without it drops it)
            attack:Attack=Attack(), # steps, restarts, seed, loss weights and optimiser: the paper's by default
            device=None, # where to attack (`default_device`); the attack runs on frozen copies of the networks there
-           speed:Speed=Speed(), # how fast: chunks, bf16, CUDA graph, compiling (`07b_fast_inversion`); the same attack whatever they are
+           speed:Speed=Speed(), # how fast: chunks, bf16, CUDA graph, compiling (`06a_fast_inversion`); the same attack whatever they are
            records:Records=Records(), # the checkpoint file, how often to save it and how often to log the losses
            callback:Callable[[int], None]|None=None # called with the number of steps done after each step
           ) -> InversionResult:

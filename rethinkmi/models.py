@@ -14,7 +14,8 @@ import torchvision
 # %% auto #0
 __all__ = ['IR_UNITS', 'CLASSIFIERS', 'Classifier', 'conv_bn_relu', 'TinyVGG', 'BasicBlock', 'TinyResNet', 'TinyStudent',
            'sep_block', 'TinyMobile', 'VGG16', 'IRUnit', 'ir_output_layer', 'IRBackbone', 'IRNet', 'TorchvisionNet',
-           'build_classifier', 'Generator', 'DGWGAN', 'MinibatchDiscrimination', 'MinibatchDiscriminator', 'freeze']
+           'build_classifier', 'Generator', 'DGWGAN', 'MinibatchDiscrimination', 'MinibatchDiscriminator', 'freeze',
+           'resize_to']
 
 # %% ../nbs/02_models.ipynb #d8dd97c1
 def _check_images(x:torch.Tensor, name:str, size:int, what:str="images"):
@@ -344,3 +345,11 @@ def freeze(model:nn.Module) -> nn.Module:
     "Set `requires_grad=False` on every parameter and switch to eval mode; returns `model`."
     for p in model.parameters(): p.requires_grad_(False)
     return model.eval()
+
+# %% ../nbs/02_models.ipynb #757c75ea
+def resize_to(x:torch.Tensor, # N x 3 x H x W images
+              size:int # the side wanted
+             ) -> torch.Tensor:
+    "Images resized bilinearly to `size` x `size` (antialiased when shrinking); unchanged if already that size."
+    if x.shape[-1] == size and x.shape[-2] == size: return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=size < x.shape[-1])

@@ -4,16 +4,21 @@
 
 # %% ../nbs/02a_net_files.ipynb #e7a8c873
 from __future__ import annotations
+import math
 from pathlib import Path
+from typing import Mapping, Sequence
 
+import torch
 from torch import nn
 
-from .core import default_device, load_checkpoint, save_checkpoint
+from .core import CheckpointError, default_device, load_checkpoint, save_checkpoint
 from .models import CLASSIFIERS, DGWGAN, Classifier, Generator, MinibatchDiscriminator, build_classifier
-from .reference_checkpoints import REFERENCE_LAYOUTS, load_reference
+
 
 # %% auto #0
-__all__ = ['GANS', 'build_net', 'classifier_kwargs', 'parse_archs', 'save_net', 'check_file', 'load_net']
+__all__ = ['GANS', 'REFERENCE_LAYOUTS', 'build_net', 'build_reference', 'LayoutMismatchError', 'state_dict_mismatches',
+           'check_layout', 'load_reference', 'fake_reference_checkpoint', 'unused_tensors', 'dead_tensors',
+           'classifier_kwargs', 'parse_archs', 'save_net', 'check_file', 'load_net']
 
 # %% ../nbs/02a_net_files.ipynb #24f205de
 GANS = {"Generator": Generator, "DGWGAN": DGWGAN, "MinibatchDiscriminator": MinibatchDiscriminator}
@@ -25,6 +30,112 @@ def build_net(arch:str, # a classifier of `CLASSIFIERS`, or "Generator", "DGWGAN
     if arch in GANS: return GANS[arch](**kwargs)
     if arch not in CLASSIFIERS: raise ValueError(f"unknown network {arch!r}; known: {', '.join([*CLASSIFIERS, *GANS])}")
     return build_classifier(arch, **kwargs)
+
+# %% ../nbs/02a_net_files.ipynb #0ab0b639
+REFERENCE_LAYOUTS = ("VGG16", "IR152", "FaceNet64", "FaceNet", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2",
+                     "Generator", "DGWGAN", "MinibatchDiscriminator")
+
+def build_reference(arch:str, # one of `REFERENCE_LAYOUTS`
+                    n_classes:int=1000 # number of identities (ignored by Generator and DGWGAN)
+                   ) -> nn.Module:
+    "A freshly initialised model with the reference layout `arch`."
+    if arch not in REFERENCE_LAYOUTS: raise ValueError(f"no reference layout {arch!r}; known: {', '.join(REFERENCE_LAYOUTS)}")
+    if arch == "Generator": return Generator()
+    if arch == "DGWGAN": return DGWGAN()
+    if arch == "MinibatchDiscriminator": return MinibatchDiscriminator(n_classes)
+    return build_classifier(arch, n_classes)
+
+# %% ../nbs/02a_net_files.ipynb #eaab4f4f
+class LayoutMismatchError(CheckpointError):
+    "A checkpoint whose keys or shapes differ from the model it is loaded into."
+
+def state_dict_mismatches(model:nn.Module, # the model to load into
+                          sd:Mapping[str, torch.Tensor] # the state dict read from a file
+                         ) -> dict:
+    "Keys `missing` from `sd`, keys `unexpected` by the model, and `shape` mismatches (key, file shape, model shape)."
+    own = model.state_dict()
+    return dict(missing=[k for k in own if k not in sd], unexpected=[k for k in sd if k not in own],
+                shape=[(k, tuple(sd[k].shape), tuple(v.shape)) for k, v in own.items()
+                       if k in sd and tuple(getattr(sd[k], "shape", ())) != tuple(v.shape)])
+
+def check_layout(model:nn.Module, sd:Mapping, name:str, # shown in the error: the file and the layout
+                 n_show:int=3 # mismatches listed per kind
+                ):
+    "Raise `LayoutMismatchError` listing the first mismatches unless `sd` fits `model` exactly."
+    mm = state_dict_mismatches(model, sd)
+    if not any(mm.values()): return
+    def fmt(x): return x if isinstance(x, str) else f"{x[0]} (file {list(x[1])}, model {list(x[2])})"
+    shown = [f"{len(v)} {kind}" + (": " + ", ".join(map(fmt, v[:n_show])) + (" ..." if len(v) > n_show else "") if v else "")
+             for kind, v in zip(("missing", "unexpected", "wrong shape"), mm.values())]
+    raise LayoutMismatchError(f"{name}: keys or shapes do not match; " + "; ".join(shown))
+
+# %% ../nbs/02a_net_files.ipynb #03270a70
+def load_reference(arch:str, # one of `REFERENCE_LAYOUTS`
+                   path:str|Path, # the authors' checkpoint ({'state_dict'} with `module.` prefixes) or a plain state dict
+                   n_classes:int|None=1000, # identities of the classifier; None: read from the file's fc_layer
+                   device:str|torch.device|None=None # where the model goes (see `default_device`)
+                  ) -> nn.Module:
+    "Our model with reference layout `arch`, loaded strictly from `path`, in eval mode."
+    sd = load_checkpoint(path)
+    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise CheckpointError(f"{path}: not a state dict of tensors (found {type(sd).__name__})")
+    if n_classes is None: n_classes = sd["fc_layer.weight"].shape[0] if "fc_layer.weight" in sd else 1000
+    model = build_reference(arch, n_classes)
+    check_layout(model, sd, f"{path} as {arch}")
+    model.load_state_dict(sd, strict=True)
+    return model.to(default_device(device)).eval()
+
+# %% ../nbs/02a_net_files.ipynb #41219dc8
+def fake_reference_checkpoint(shapes:Mapping[str, Sequence[int]], # key -> shape, as in reference_layouts.json
+                              path:str|Path, # where to write it
+                              seed:int=0 # seed of the random values
+                             ) -> Path:
+    "Write a synthetic checkpoint in the authors' format: random tensors of the given shapes, `module.` keys, in {'state_dict'}."
+    g, sd = torch.Generator().manual_seed(seed), {}
+    for k, s in shapes.items():
+        leaf = k.rsplit(".", 1)[-1]
+        if leaf == "num_batches_tracked": t = torch.tensor(1000)
+        elif leaf == "running_var": t = 0.5 + torch.rand(s, generator=g)
+        elif leaf == "T": t = torch.randn(s, generator=g) / (math.sqrt(s[0]) * s[2])
+        elif len(s) >= 2: t = torch.randn(s, generator=g) / math.sqrt(math.prod(s[1:]))
+        elif leaf == "weight": t = 1 + 0.1 * torch.randn(s, generator=g)   # BN / IN scales, PReLU slopes
+        else: t = 0.1 * torch.randn(s, generator=g)                          # biases, running means
+        sd["module." + k] = t
+    return save_checkpoint({"state_dict": sd}, path)
+
+# %% ../nbs/02a_net_files.ipynb #2a7847a2
+def _outputs(model, x):
+    "All outputs of `model(x)` flattened into one vector."
+    with torch.no_grad(): out = model(x)
+    return torch.cat([o.flatten().float() for o in (out if isinstance(out, (tuple, list)) else [out])])
+
+def unused_tensors(model:nn.Module, # a model in the mode to test (eval: running statistics count)
+                   x:torch.Tensor, # an input batch
+                   names:Sequence[str]|None=None, # state-dict keys to test; None: all but num_batches_tracked
+                   rtol:float=1e-4, # smallest relative change of the outputs that counts as a change
+                   seed:int=1 # seed of the perturbations (use another than the one that drew the weights)
+                  ) -> list[str]:
+    "The state-dict tensors of `model` whose perturbation (one at a time) does not change its outputs on `x`."
+    g, sd = torch.Generator().manual_seed(seed), model.state_dict()
+    names = [k for k in sd if not k.endswith("num_batches_tracked")] if names is None else names
+    ref, unused = _outputs(model, x), []
+    for k in names:
+        t = sd[k]; old = t.clone()
+        with torch.no_grad():
+            if k.endswith("running_var"): t.mul_(2)
+            else: t.add_(torch.randn(t.shape, generator=g).to(t) * old.abs().mean().clamp_min(1e-3))
+        d = (_outputs(model, x) - ref).abs().max()
+        with torch.no_grad(): t.copy_(old)
+        if not d > rtol * ref.abs().max(): unused.append(k)
+    return unused
+
+# %% ../nbs/02a_net_files.ipynb #c92b43b0
+def dead_tensors(model:nn.Module) -> list[str]:
+    "Keys of convolution biases that feed an InstanceNorm directly, which cancels them (IN(Wx + b) = IN(Wx))."
+    out, mods = [], list(model.named_modules())
+    for (n, m), (_, nxt) in zip(mods, mods[1:]):
+        if isinstance(m, nn.Conv2d) and m.bias is not None and isinstance(nxt, nn.InstanceNorm2d): out.append(f"{n}.bias")
+    return out
 
 # %% ../nbs/02a_net_files.ipynb #07c4eda3
 def classifier_kwargs(arch:str, # a name in `CLASSIFIERS`

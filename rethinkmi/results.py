@@ -15,7 +15,7 @@ from torch import Tensor
 
 from .evaluation import bootstrap_ci, embed_images, evaluate_images, identity_results, knn_distance, private_features
 from .frechet import feature_extractor, frechet_distance, prdc
-from .training import resize_to
+from .models import resize_to
 
 # %% auto #0
 __all__ = ['CONVENTIONS', 'evaluate_attack', 'ResultsTable', 'row_name', 'hit_key', 'hit_matrix', 'check_paired',

@@ -153,7 +153,7 @@ def test_entry_point_exit_status(tmp_path):
 
 def test_attack_with_reference_format_checkpoints(tmp_path):
     "The authors' file formats ({'state_dict'} with `module.` keys; P_reg as {'fea_mean', 'fea_logvar'}) go straight into `attack`."
-    from rethinkmi.reference_checkpoints import fake_reference_checkpoint
+    from rethinkmi.net_files import fake_reference_checkpoint
     layouts = json.loads((Path(__file__).parents[1]/"nbs"/"reference_layouts.json").read_text())
     for name, file in [("VGG16", "VGG16_88.26.tar"), ("Generator", "improved_celeba_G.tar"), ("MinibatchDiscriminator", "improved_celeba_D.tar")]:
         fake_reference_checkpoint(layouts[name]["state_dict"], tmp_path/file)

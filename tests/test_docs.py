@@ -57,11 +57,11 @@ def test_sidebar_lists_every_notebook():
     names, missing = [p.name for p in NOTEBOOKS], []
     items = bd.parse_sidebar(q["website"]["sidebar"]["contents"], names, missing)
     assert not missing, f"_quarto.yml's sidebar lists notebooks that do not exist: {missing}"
-    assert [i.get("section") for i in items] == ["Tutorials", "API reference"]
+    assert [i.get("section") for i in items] == ["Part I: the lesson", "Part II: more attacks", "Appendix: engineering", "Lab log"]
     assert items[0]["contents"][0]["page"] == "index.ipynb"
     listed = bd.sidebar_pages(items)
     unlisted = sorted(set(names) - set(listed))
-    assert not unlisted, f"add {unlisted} to the sidebar in _quarto.yml (Tutorials or API reference)"
+    assert not unlisted, f"add {unlisted} to the sidebar in _quarto.yml (in its part)"
     assert len(listed) == len(set(listed)), "a notebook is listed twice in the sidebar"
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from rethinkmi.core import fingerprint
 from rethinkmi.evaluation import attack_accuracy, embed_images, knn_distance, private_features
 from rethinkmi.frechet import FID_WEIGHTS, TV_INCEPTION_WEIGHTS, fid, frechet_distance, inception_pool, prdc
 from rethinkmi.results import ResultsTable, evaluate_attack
-from rethinkmi.training import topk_hits
+from rethinkmi.losses import topk_hits
 from rethinkmi.models import build_classifier
 
 pytestmark = pytest.mark.numerics   # CI runs these again under other instruction sets and thread counts

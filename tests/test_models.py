@@ -21,8 +21,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from rethinkmi.reference_checkpoints import (REFERENCE_LAYOUTS, LayoutMismatchError, dead_tensors, fake_reference_checkpoint,
-                                             load_reference, unused_tensors)
+from rethinkmi.net_files import (REFERENCE_LAYOUTS, LayoutMismatchError, dead_tensors, fake_reference_checkpoint,
+                                 load_reference, unused_tensors)
 
 pytestmark = pytest.mark.numerics   # CI runs these again under other instruction sets and thread counts
 

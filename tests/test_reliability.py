@@ -112,7 +112,7 @@ def test_training_signal_saves_and_resumes(tmp_path):
 
 def reference_files(tmp:Path) -> list[str]:
     "Random-weight networks in the authors' file formats (VGG16 target, GMI's GAN at 64x64) and the `attack` options reading them."
-    from rethinkmi.reference_checkpoints import fake_reference_checkpoint
+    from rethinkmi.net_files import fake_reference_checkpoint
     layouts = json.loads((Path(__file__).parents[1]/"nbs"/"reference_layouts.json").read_text())
     for name, file in [("VGG16", "VGG16.tar"), ("Generator", "G.tar"), ("DGWGAN", "D.tar")]:
         fake_reference_checkpoint(layouts[name]["state_dict"], tmp/file)
@@ -180,7 +180,7 @@ def test_ir152_attack_stays_under_a_memory_cap(tmp_path):
     """IR152 at 64x64, 32 latents, one step: under RETHINKMI_MEMORY=900M the process's peak resident memory (Linux's VmHWM, reset
     before the attack: `ru_maxrss` would carry the parent's peak across fork and exec) grows by less than
     the cap (chunks); the same attack in one chunk grows by more (so the measurement can fail). (That chunks
-    leave the latents unchanged is an identity, checked in float64 in 07b_fast_inversion: float32 chunks of
+    leave the latents unchanged is an identity, checked in float64 in 06a_fast_inversion: float32 chunks of
     other sizes round differently.)"""
     cap, runs = "900M", {}
     for name, chunk, env in [("capped", 0, {**ENV, "RETHINKMI_MEMORY": cap}), ("whole", 32, ENV)]:

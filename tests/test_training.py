@@ -6,7 +6,8 @@ from rethinkmi.core import seed_everything
 from rethinkmi.data import SynthFaces
 from rethinkmi.models import build_classifier
 from rethinkmi.train_loop import Batches, TrainOptions
-from rethinkmi.training import classifier_accuracy, topk_hits, train_classifier
+from rethinkmi.training import classifier_accuracy, train_classifier
+from rethinkmi.losses import topk_hits
 
 @pytest.fixture(autouse=True)
 def one_thread():

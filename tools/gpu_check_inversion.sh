@@ -35,7 +35,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=c
 
 timeout 120 python3 - <<'PY' 2>&1 | tee "$OUTDIR/smoke.log" || echo "CUDA smoke test FAILED (continuing with the benchmark)"
 import time, torch
-from rethinkmi.fast_inversion import Speed, counter_key, counter_normal
+from rethinkmi.fast_inversion import Speed
+from rethinkmi.core import counter_key, counter_normal
 from rethinkmi.inversion import Attack, invert
 from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
 from rethinkmi.preg import PReg

@@ -1,4 +1,4 @@
-"""The measured comparison of `07d_stylegan_attack`: StyleGAN2 z / w / w+ against the GMI and KEDMI priors, each with
+"""The measured comparison of `21_stylegan_attack`: StyleGAN2 z / w / w+ against the GMI and KEDMI priors, each with
 baseline and LOMMA, on the SynthFaces demo networks (same identities and seeds for every attack, so that differences
 pair identity by identity), plus the prior term in w space (none / D's score / w's Gaussian NLL) under LOMMA. Writes
 the rows (accuracy, per-identity hits, paired intervals, seconds per attack) to nbs/measured/stylegan.json and a grid
@@ -50,7 +50,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(); p.add_argument("--n_ids", type=int, default=40); p.add_argument("--n_seeds", type=int, default=3)
     p.add_argument("--iters", type=int, default=600); p.add_argument("--out", default="nbs/measured/stylegan.json")
     p.add_argument("--picture", default="nbs/images/stylegan_reconstructions.png")
-    p.add_argument("--recipe", default='{}', help="StyleGANTraining changes (JSON) from the demo StyleGAN of 02c_stylegan (the defaults)")
+    p.add_argument("--recipe", default='{}', help="StyleGANTraining changes (JSON) from the demo StyleGAN of 20_stylegan (the defaults)")
     a = p.parse_args(); torch.set_num_threads(1)
     load0, t_all = open("/proc/loadavg").read().split()[:3], time.perf_counter()
     recipe = StyleGANTraining(**json.loads(a.recipe))
