@@ -19,7 +19,7 @@ from .train_loop import TrainOptions
 from .training import train_classifier, train_gmi_gan, train_kedmi_gan
 
 # %% auto #0
-__all__ = ['demo_root', 'DemoModelSettings', 'DemoModels', 'LazyGANs', 'demo_models']
+__all__ = ['demo_root', 'DemoModelSettings', 'DemoModels', 'LazyGANs', 'demo_models', 'student_archs']
 
 # %% ../nbs/04a_demo_models.ipynb #9e113aba
 def demo_root(root:str|Path|None=None # a folder; `None`: `$RETHINKMI_CACHE/demo`, else `~/.cache/rethinkmi/demo`
@@ -191,3 +191,10 @@ def demo_models(root:str|Path|None=None, # run folder; `None`: see `demo_root`
     d.gmi = LazyGANs(s.styles, lambda style: _gmi_gan(d, run, s, seed, dev, style))
     d.kedmi = LazyGANs(s.styles, lambda style: _kedmi_gan(d, run, s, seed, dev, style))
     return d
+
+# %% ../nbs/04a_demo_models.ipynb #11a54f57
+def student_archs(widths=(8, 12, 16), # one student per width
+                  size:int=32 # their input side, the target's
+                 ) -> list[list]:
+    "The demo's students as `[arch, kwargs]` pairs: `tiny_student`s of the given widths."
+    return [["tiny_student", dict(width=w, input_size=size)] for w in widths]
