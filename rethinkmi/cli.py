@@ -4,16 +4,15 @@
 
 # %% ../nbs/43_cli.ipynb #76e4168c
 from __future__ import annotations
-import argparse, dataclasses, errno, inspect, sys, typing
+import argparse, dataclasses, errno, inspect, sys
 from pathlib import Path
 from typing import Callable, Sequence
-
-from fastcore.docments import docments
 
 from .core import CheckpointError
 from .demo import run_demo
 from .distributed import shutdown
-from .protocol import run_attack, run_distill, run_evaluate, run_preg, run_train_classifier, run_train_gan
+from .protocol import run_distill, run_preg, run_train_classifier, run_train_gan
+from .protocol_attack import run_attack, run_evaluate
 from .runs import check_output, grouped_arguments, options_class, parser_for, read_run
 
 # %% auto #0
@@ -28,24 +27,39 @@ def run_faces(out:str="synthfaces.png", # the PNG file to write
               dpi:int=80 # resolution of the PNG
              ) -> Path:
     "Generate SynthFaces and save a grid of private, public and shifted-public identities as a PNG."
-    import matplotlib; matplotlib.use("Agg")
+    import matplotlib
+    matplotlib.use("Agg")
     from rethinkmi.data import faces_figure
     if n_ids < 1 or per_id < 1: raise ValueError(f"n_ids and per_id must be >= 1, got {n_ids} and {per_id}")
-    out = check_output(out, folder=False); fig = faces_figure(n_ids, per_id, size, seed); fmt = out.suffix[1:].lower() or "png"
-    if fmt not in fig.canvas.get_supported_filetypes(): raise ValueError(f"{out}: unknown image format .{fmt} (try .png, .pdf, .svg)")
-    out.parent.mkdir(parents=True, exist_ok=True); tmp = out.with_name(f".{out.name}.tmp")   # written whole, then renamed
-    try: fig.savefig(tmp, dpi=dpi, format=fmt); tmp.replace(out)
-    finally: tmp.unlink(missing_ok=True)
-    print(f"wrote {out}: private, public and shifted-public SynthFaces ({n_ids} identities x {per_id} images each)")
+    out = check_output(out, folder=False)
+    _save_figure(faces_figure(n_ids, per_id, size, seed), out, dpi)
+    print(f"wrote {out}: private, public and shifted-public SynthFaces "
+          f"({n_ids} identities x {per_id} images each)")
     return out
+
+# %% ../nbs/43_cli.ipynb #acab2961
+def _save_figure(fig, out:Path, dpi:int):
+    "Save `fig` as `out`, in the format its suffix names, whole or not at all."
+    fmt = out.suffix[1:].lower() or "png"
+    if fmt not in fig.canvas.get_supported_filetypes():
+        raise ValueError(f"{out}: unknown image format .{fmt} (try .png, .pdf, .svg)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        fig.savefig(tmp, dpi=dpi, format=fmt)
+        tmp.replace(out)
+    finally: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/43_cli.ipynb #25349f8a
 COMMANDS: dict[str, Callable] = {  # command name -> the function it calls
-    "faces": run_faces, "demo": run_demo, "train-classifier": run_train_classifier, "train-gan": run_train_gan,
-    "distill": run_distill, "preg": run_preg, "attack": run_attack, "evaluate": run_evaluate}
+    "faces": run_faces, "demo": run_demo, "train-classifier": run_train_classifier,
+    "train-gan": run_train_gan, "distill": run_distill, "preg": run_preg, "attack": run_attack,
+    "evaluate": run_evaluate}
+
+# %% ../nbs/43_cli.ipynb #52317f38
 RECORDED = [k for k in COMMANDS if k != "faces"]  # the commands that write a run record (`run.json`)
 
-# %% ../nbs/43_cli.ipynb #d80a5148
+# %% ../nbs/43_cli.ipynb #47560855
 def _takes(f:Callable) -> set[str]:
     "The options `f` takes: its parameters, each options object replaced by its fields."
     names = set()
@@ -54,20 +68,36 @@ def _takes(f:Callable) -> set[str]:
         names |= {x.name for x in dataclasses.fields(cls)} if cls else {k}
     return names
 
+# %% ../nbs/43_cli.ipynb #7c46f766
 def _config(name:str, rest:list[str]) -> tuple[list[str], dict]:
-    "Split `--config FILE` off `rest`: the other arguments, and the recorded arguments of that run (of command `name`) it takes."
-    cp = argparse.ArgumentParser(add_help=False); cp.add_argument("--config")
-    known, rest = cp.parse_known_args(rest)
-    recorded = read_run(known.config, name)["arguments"] if known.config else {}
-    return rest, {k: v for k, v in recorded.items() if k in _takes(COMMANDS[name])}   # older records may hold more
+    "`rest` less `--config FILE`, and the options of `name` it records."
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--config")
+    ns, rest = p.parse_known_args(rest)
+    rec = read_run(ns.config, name)["arguments"] if ns.config else {}
+    return rest, {k: v for k, v in rec.items() if k in _takes(COMMANDS[name])}
 
-# %% ../nbs/43_cli.ipynb #6e9c9f52
+# %% ../nbs/43_cli.ipynb #d8e6c9a0
+def _parser(name:str, recorded:dict) -> argparse.ArgumentParser:
+    "The parser of command `name`, `recorded` its defaults."
+    p = parser_for(COMMANDS[name], prog=f"rethinkmi {name}")
+    if name in RECORDED:
+        doc = "a run folder or run.json of an earlier run: its arguments are the defaults"
+        p.add_argument("--config", help=doc)
+    p.set_defaults(**recorded)
+    return p
+
+# %% ../nbs/43_cli.ipynb #f4013015
 def _usage() -> str:
-    lines = ["usage: rethinkmi <command> [options]   (rethinkmi <command> --help for its options)", "", "commands:"]
+    "The usage message: the commands and what each does."
+    lines = ["usage: rethinkmi <command> [options]   (rethinkmi <command> --help for its options)",
+             "", "commands:"]
     return "\n".join(lines + [f"  {k:12s} {(f.__doc__ or '').splitlines()[0]}" for k, f in COMMANDS.items()])
 
-_FULL = {getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, n)}   # a full disk names no file: the output does
+# %% ../nbs/43_cli.ipynb #a9635c14
+_FULL = {getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, n)}
 
+# %% ../nbs/43_cli.ipynb #7516e673
 def _one_line(e:Exception, # what a command raised
               out=None # the command's output, named when a full disk names no file
              ) -> str:
@@ -77,36 +107,42 @@ def _one_line(e:Exception, # what a command raised
         return f"{path}: {e.strerror}" + (f" (and {e.filename2})" if e.filename2 else "")
     return " ".join(l.strip() for l in str(e).splitlines() if l.strip()) or type(e).__name__
 
+# %% ../nbs/43_cli.ipynb #0b0ca7eb
 def main(argv:Sequence[str]|None=None # arguments after the program name; `None`: `sys.argv[1:]`
         ) -> int:
     "Run `rethinkmi <command> [options]`; return the exit status (0 success, 1 error, 2 usage)."
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"): print(_usage()); return 0 if argv else 2
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
     name, rest = argv[0], argv[1:]
-    if name not in COMMANDS: print(f"rethinkmi: unknown command {name!r}\n\n{_usage()}", file=sys.stderr); return 2
+    if name not in COMMANDS:
+        print(f"rethinkmi: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
     f, args = COMMANDS[name], {}
     try:
         rest, recorded = _config(name, rest) if name in RECORDED else (rest, {})
-        p = parser_for(f, prog=f"rethinkmi {name}")
-        if name in RECORDED: p.add_argument("--config", help="a run folder or run.json of an earlier run: its arguments are the defaults")
-        p.set_defaults(**recorded)
-        args = vars(p.parse_args(rest)); args.pop("config", None)
+        args = vars(_parser(name, recorded).parse_args(rest))
+        args.pop("config", None)
         f(**grouped_arguments(f, args))
     except SystemExit as e: return e.code or 0
     except (OSError, ValueError, CheckpointError, RuntimeError) as e:
-        print(f"rethinkmi {name}: error: {_one_line(e, args.get('out'))}", file=sys.stderr); return 1
-    finally: shutdown()                                        # leave torchrun's process group, if the command joined one
+        print(f"rethinkmi {name}: error: {_one_line(e, args.get('out'))}", file=sys.stderr)
+        return 1
+    finally: shutdown()   # leave torchrun's process group, if the command joined one
     return 0
 
 # %% ../nbs/43_cli.ipynb #f1ca464b
 def rerun(path:str|Path, # a `run.json` or the run folder holding it
           **changes # options to change, e.g. `out=` for another folder
          ):
-    "Run a recorded run again with its recorded arguments (and `changes`): what `rethinkmi <command> --config path` does."
+    "Run a recorded run again with its arguments and `changes`, as `rethinkmi <command> --config` does."
     rec = read_run(path)
-    if rec["command"] not in RECORDED: raise ValueError(f"{path}: unknown command {rec['command']!r}; known: {', '.join(RECORDED)}")
+    if rec["command"] not in RECORDED:
+        raise ValueError(f"{path}: unknown command {rec['command']!r}; known: {', '.join(RECORDED)}")
     f = COMMANDS[rec["command"]]
     return f(**grouped_arguments(f, rec["arguments"] | changes))
 
 # %% ../nbs/43_cli.ipynb #f26413f8
-if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())   # run as a module (a notebook has no __file__)
+# run as a module (a notebook has no __file__)
+if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())

@@ -32,13 +32,14 @@ def pytest_collection_modifyitems(config, items):
 def tiny_demo_record(tmp_path):
     """A record of a tiny demo that `rethinkmi demo --config` runs in seconds: GMI and KEDMI, baseline and LOMMA+L2,
     both public settings (8 attacks). Returns (the record's path, its settings)."""
-    from rethinkmi.demo import demo_settings
-    s = demo_settings(True, models=dict(n_ids=3, n_train=3, n_test=1, target=["tiny_vgg", 4], evaluation=["tiny_resnet", 4],
-                      second=["tiny_mobile", 4], clf_epochs=1, public_ids=8, public_per_id=2, gan_width=4, gan_batch=8, gmi_epochs=1, kedmi_epochs=1, gmi_n_critic=2),
-                      students=dict(archs=[["tiny_student", dict(width=2, input_size=32)]], n_public=16, epochs=1, lr=0.1,
-                                    batch_size=8, l2_weight=1.0),
-                      preg=dict(n=16), attack=dict(n_ids=2, n_seeds=2, iters=2, lr=0.02, lam=1.0, id_weight=100,
-                                                   p_reg_mode="sample", ckpt_every=1), variants=["baseline", "lomma+l2"])
+    from rethinkmi.demo import tiny_settings
+    from rethinkmi.demo_models import student_archs
+    s = tiny_settings()    # the test settings of 10_demo, smaller still
+    s["models"] |= dict(n_ids=3, n_train=3, n_test=1, public_ids=8, gan_batch=8)
+    s["students"] |= dict(archs=student_archs((2,), 32), n_public=16, batch_size=8)
+    s["preg"]["n"] = 16
+    s["attack"] |= dict(n_ids=2, iters=2, ckpt_every=1)
+    s["variants"] = ["baseline", "lomma+l2"]
     p = tmp_path/"tiny-demo.json"
     p.write_text(json.dumps(dict(command="demo", arguments=dict(settings=s, device="cpu"))))
     return p, s

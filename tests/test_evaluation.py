@@ -11,7 +11,7 @@ from scipy.spatial.distance import cdist
 from rethinkmi.core import fingerprint
 from rethinkmi.evaluation import attack_accuracy, embed_images, knn_distance, private_features
 from rethinkmi.frechet import FID_WEIGHTS, TV_INCEPTION_WEIGHTS, fid, frechet_distance, inception_pool, prdc
-from rethinkmi.results import ResultsTable, evaluate_attack
+from rethinkmi.results import FidOptions, ResultsTable, evaluate_attack
 from rethinkmi.losses import topk_hits
 from rethinkmi.models import build_classifier
 
@@ -135,11 +135,11 @@ def test_evaluate_attack_successful_and_prdc(tmp_path):
     E = build_classifier("tiny_vgg", 4, width=4, input_size=16)
     priv = (torch.rand(20, 3, 16, 16), torch.arange(20) % 4)
     x, y, s = torch.rand(12, 3, 16, 16), torch.arange(12) % 4, torch.arange(12) // 4
-    r = evaluate_attack(E, x, y, s, priv, fid_images="successful", prdc_k=3, cache_dir=tmp_path)
+    r = evaluate_attack(E, x, y, s, priv, FidOptions(images="successful", prdc_k=3), cache_dir=tmp_path)
     ok = int(round(r["top1"] / 100 * 12))
     assert r["n_fid"] == ok and r["fid_images"] == "successful" and r["n"] == 12
     assert (ok >= 2) == (not math.isnan(r["fid"]))
-    with pytest.raises(ValueError, match="fid_images"): evaluate_attack(E, x, y, s, priv, fid_images="some")
+    with pytest.raises(ValueError, match="fid_images"): evaluate_attack(E, x, y, s, priv, FidOptions(images="some"))
 
 
 def test_table_csv_json(tmp_path):

@@ -1,5 +1,5 @@
 "The package's shape, read with `ast`: no import cycles between modules, and no private name imported across modules."
-import ast
+import ast, re
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1]/"rethinkmi"
@@ -51,3 +51,30 @@ def test_the_checks_can_fail(tmp_path):
     assert imports(tmp_path/"a.py") == [("b", ["_x"])] and imports(tmp_path/"b.py") == [("a", ["y"])]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) == []
+
+
+def notebook_of() -> dict[str, str]:
+    "Module -> the stem of the notebook that exports it (its `#| default_exp`)."
+    out = {}
+    for nb in sorted((PKG.parent/"nbs").glob("*.ipynb")):
+        if m := re.search(r"#\| default_exp (\w+)", nb.read_text()):
+            out[m.group(1)] = nb.stem
+    return out
+
+
+def later_imports(g: dict[str, set[str]], order: dict[str, str]) -> list[str]:
+    "The imports of `g` that reach a module whose notebook sorts after the importer's."
+    return [f"{m} ({order[m]}) imports {d} ({order[d]})" for m in sorted(g) for d in sorted(g[m]) if order[d] > order[m]]
+
+
+def test_modules_follow_the_book():
+    "The notebooks are numbered in dependency order: no module imports one whose notebook comes later."
+    order = notebook_of()
+    g = {m: deps for m, deps in graph().items() if m != "__init__"}
+    assert set(order) == set(g), "every module comes from one notebook"
+    assert later_imports(g, order) == []
+
+
+def test_the_order_check_can_fail():
+    assert later_imports({"a": {"b"}, "b": set()}, {"a": "01_a", "b": "02_b"}) == ["a (01_a) imports b (02_b)"]
+    assert later_imports({"a": set(), "b": {"a"}}, {"a": "01_a", "b": "02_b"}) == []

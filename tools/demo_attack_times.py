@@ -11,11 +11,10 @@ changing `torch.set_num_threads` between the runs of one process made the two-th
 import argparse, contextlib, json, time
 import torch
 import rethinkmi.inversion as inversion
+from rethinkmi.bench import NetShapes, random_networks
 from rethinkmi.demo import DEMO_PRESETS
 from rethinkmi.demo_models import DemoModelSettings
 from rethinkmi.fast_inversion import Speed
-from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
-from rethinkmi.preg import PReg
 
 ap = argparse.ArgumentParser()
 ap.add_argument("threads", type=int, nargs="?", default=1)
@@ -36,13 +35,10 @@ def setting(after:bool) -> Speed:
     inversion.keep_freed_memory = keep_freed_memory if after or args.compare != "before" else (lambda device: contextlib.nullcontext())
     return Speed(space_to_depth=after) if args.compare in ("space_to_depth", "before") else Speed()
 
-torch.manual_seed(0)
-s = DemoModelSettings(); K = s.n_ids
-T = build_classifier(s.target[0], K, width=s.target[1], input_size=s.size)
-S = [build_classifier(arch, K, **kw) for arch, kw in DEMO_PRESETS["full"]["students"]["archs"]]
-G = Generator(size=s.size, width=s.gan_width, upsample=s.gan_upsample)
-Ds = dict(gmi=DGWGAN(s.size, s.gan_width), kedmi=MinibatchDiscriminator(K, s.size, s.gan_width, s.gan_batch))
-p_reg = PReg(torch.zeros(T.feat_dim), torch.ones(T.feat_dim))
+s = DemoModelSettings()
+shapes = NetShapes(s.n_ids, s.size, (s.target[0], dict(width=s.target[1], input_size=s.size)),
+                   DEMO_PRESETS["full"]["students"]["archs"], s.gan_width, s.gan_upsample, s.gan_batch)
+nets = {m: random_networks(shapes, m, "cpu") for m in ("gmi", "kedmi")}   # the same G, target and students
 res = {}
 for run in args.runs.split(","):
     method, variant = run.split("-")
@@ -53,7 +49,8 @@ for run in args.runs.split(","):
             speed, marks = setting(after), []
             def mark(step):
                 if step == 1: marks.append(clock())
-            inversion.invert(G, Ds[method], [T, *S], list(range(args.ids)), method, variant=variant, p_reg=p_reg,
+            G, D, models, p_reg = nets[method]
+            inversion.invert(G, D, models, list(range(args.ids)), method, variant=variant, p_reg=p_reg,
                            attack=inversion.Attack(iters=args.steps, n_seeds=5, p_reg_mode="sample"), device="cpu", speed=speed, callback=mark)
             t[after].append(clock() - marks[0])
     before, after = (min(t[k]) / (args.steps - 1) / n_lat * 1e3 if t[k] else None for k in (False, True))

@@ -35,20 +35,18 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=c
 
 timeout 120 python3 - <<'PY' 2>&1 | tee "$OUTDIR/smoke.log" || echo "CUDA smoke test FAILED (continuing with the benchmark)"
 import time, torch
+from rethinkmi.bench import NetShapes, random_networks
 from rethinkmi.fast_inversion import Speed
 from rethinkmi.core import counter_key, counter_normal
 from rethinkmi.inversion import Attack, invert
-from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
-from rethinkmi.preg import PReg
 t0 = time.perf_counter()
 k = counter_key(0, torch.arange(500), 1)
 dn = (counter_normal(k.cuda(), 100).cpu() - counter_normal(k, 100)).abs().max().item()
 assert dn < 1e-4, dn
-torch.manual_seed(0)
-G, D = Generator(size=32, width=8).eval(), DGWGAN(size=32, width=8).eval()
-Dk = MinibatchDiscriminator(10, size=32, width=8, group_size=4).eval()
-T, S = build_classifier("tiny_vgg", 10, width=8, input_size=32).eval(), build_classifier("tiny_student", 10, width=4, input_size=32).eval()
-pr = PReg(torch.zeros(T.feat_dim), torch.ones(T.feat_dim))
+tiny = NetShapes(10, 32, ("tiny_vgg", dict(width=8, input_size=32)), [("tiny_student", dict(width=4, input_size=32))],
+                 gan_width=8, group=4)
+G, D, (T, S), pr = random_networks(tiny, "gmi", "cpu")
+Dk = random_networks(tiny, "kedmi", "cpu")[1]
 kw = dict(variant="lomma", p_reg=pr, attack=Attack(iters=5, n_seeds=2), speed=Speed(amp=False))
 a, b = invert(G, D, [T, S], [1, 3, 4], device="cpu", **kw), invert(G, D, [T, S], [1, 3, 4], device="cuda", **kw)
 print(f"counter noise cpu vs cuda: max diff {dn:.1e}; GMI cpu vs cuda (fp32, 5 steps): max |dz| {(a.z - b.z).abs().max().item():.2e}")

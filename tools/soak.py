@@ -13,27 +13,29 @@ machine, load averages) to `--out`.
 import argparse, datetime, json, os, platform, random, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
 
-QUICK = dict(n_ids=20, n_seeds=5, iters=dict(gmi=60, kedmi=120), ckpt_every=20, size=32, target_width=16, gan_width=8, group=16,
-             students=(4, 6, 8))
+from rethinkmi.demo import demo_settings
+
+QUICK = demo_settings(quick=True)   # the quick demo: its networks' shapes ("models", "students") and its "attack"
+ATTACK = QUICK["attack"]
 
 CHILD = r'''
 import json, sys, time, torch
 torch.set_num_threads(1)
+from rethinkmi.bench import NetShapes, random_networks
 from rethinkmi.core import seed_everything
 from rethinkmi.inversion import Attack, Records, invert
-from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
 from rethinkmi.preg import PReg
 q, method, ckpt, out = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-seed_everything(0); s = q["size"]
-T = build_classifier("tiny_vgg", q["n_ids"], width=q["target_width"], input_size=s).eval()
-S = [build_classifier("tiny_student", q["n_ids"], width=w, input_size=s).eval() for w in q["students"]]
-G = Generator(size=s, width=q["gan_width"]).eval()
-D = (DGWGAN(s, q["gan_width"]) if method == "gmi" else MinibatchDiscriminator(q["n_ids"], s, q["gan_width"], q["group"])).eval()
+m, a = q["models"], q["attack"]
+shapes = NetShapes(m["n_ids"], m["size"], (m["target"][0], dict(width=m["target"][1], input_size=m["size"])),
+                   q["students"]["archs"], m["gan_width"], m["gan_upsample"], m["gan_batch"])
+seed_everything(0)
+G, D, [T, *S], _ = random_networks(shapes, method, "cpu")
 p_reg = PReg(torch.randn(T.feat_dim) * 0.1, torch.rand(T.feat_dim) + 0.5)
 def tell(t): print(t, flush=True)
-r = invert(G, D, [T, *S], list(range(q["n_ids"])), method=method, variant="lomma", p_reg=p_reg, device="cpu",
-           attack=Attack(iters=q["iters"][method], n_seeds=q["n_seeds"]), records=Records(None if ckpt == "-" else ckpt, q["ckpt_every"]),
-           callback=tell)
+r = invert(G, D, [T, *S], list(range(a["n_ids"])), method=method, variant="lomma", p_reg=p_reg, device="cpu",
+           attack=Attack(iters=a["iters"][method], n_seeds=a["n_seeds"]),
+           records=Records(None if ckpt == "-" else ckpt, a["ckpt_every"]), callback=tell)
 torch.save({"z": r.z, "history": r.history}, out)
 '''
 EXPECTED = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}
@@ -73,12 +75,12 @@ def main():
         m, run = random.choice(("gmi", "kedmi")), tmp/f"run{c['runs']}"
         run.mkdir(); ck, out = run/"attack.ckpt", run/"out.pt"
         for _ in range(random.randint(1, 3)):                   # one to three interruptions, each at a random step
-            sig = random.choice(list(EXPECTED)); at = random.randrange(1, QUICK["iters"][m])
+            sig = random.choice(list(EXPECTED)); at = random.randrange(1, ATTACK["iters"][m])
             rc = interrupt(child(m, ck, out), at, sig)
             if rc is None: c["ended_before_signal"] += 1; break
             c["interruptions"][sig.name] += 1
             if rc != EXPECTED[sig]:
-                done = ck.exists() and torch.load(ck)["step"] == QUICK["iters"][m]   # the signal came after the last step: not caught
+                done = ck.exists() and torch.load(ck)["step"] == ATTACK["iters"][m]   # the signal came after the last step: not caught
                 c["after_last_step" if done else "bad_exit"] += 1; print(f"run {c['runs']}: {sig.name} gave exit status {rc}", flush=True)
             if sig != signal.SIGKILL and not ck.exists(): c["missing_checkpoint"] += 1
         if not out.exists():
@@ -91,7 +93,8 @@ def main():
     rec = dict(date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), command=" ".join(["python", *sys.argv]),
                machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", torch=torch.__version__,
                isa=f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', 'native')}, ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', 'native')}", load_average_start=[round(x, 2) for x in load0],
-               load_average_end=[round(x, 2) for x in os.getloadavg()], seconds=round(time.time() - t0), settings=QUICK, **c)
+               load_average_end=[round(x, 2) for x in os.getloadavg()], seconds=round(time.time() - t0),
+               settings={k: QUICK[k] for k in ("models", "students", "attack")}, **c)
     print(json.dumps(rec)); shutil.rmtree(tmp, ignore_errors=True)
     if a.out:
         with open(a.out, "a") as f: f.write(json.dumps(rec) + "\n")
