@@ -336,13 +336,16 @@ def results(self:Demo) -> ResultsTable:
 
 # %% ../nbs/10_demo.ipynb #2ce3471d
 def run_demo(out:str="rethinkmi-demo", # the run folder: every stage is cached there, a rerun resumes
-             quick:bool=False, # the quick preset instead of the full demo
+             # the quick preset (a few minutes on a laptop CPU) instead of the full demo
+             quick:bool=False,
              device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
              seed:int|None=None, # seeds every stage (default: 0, or the seed in `settings`)
-             threads:int=1, # torch CPU threads (0: torch's default)
+             # torch CPU threads (1 suits small networks and shared machines; 0: torch's default)
+             threads:int=1,
              settings:dict|None=None # full settings (from a run.json), replacing the preset
             ) -> ResultsTable:
-    "The SynthFaces demo: train, distil, estimate P_reg, attack, evaluate, write the results."
+    ("The SynthFaces demo: train, distil, estimate P_reg, attack (GMI, KEDMI x 5 variants "
+     "x 2 public settings), evaluate, write results.")
     check_output(out)
     s = _run_settings(quick, seed, settings)
     args = dict(out=str(out), quick=quick, device=device, seed=s["seed"], threads=threads, settings=s)

@@ -13,15 +13,16 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .core import RunDir, default_device, fingerprint, module_dtype, progress, tensors_hash
-from .losses import check_labels, topk_hits
-from .memory import forward_chunk
-from .models import resize_to
-
 # %% auto #0
 __all__ = ['attack_accuracy', 'check_matrix', 'embed_images', 'evaluate_images', 'knn_distance', 'private_features',
            'images_labels', 'identity_hits', 'authors_accuracy', 'identity_results', 'bootstrap_ci',
            'variance_components', 'bernoulli_components', 'ci_halfwidth', 'ids_needed']
+
+# %% ../nbs/08_evaluation.ipynb #c358a9fe
+from .core import RunDir, default_device, fingerprint, module_dtype, progress, tensors_hash
+from .losses import check_labels, topk_hits
+from .memory import forward_chunk
+from .models import resize_to
 
 # %% ../nbs/08_evaluation.ipynb #630b03de
 def attack_accuracy(eval_logits, # (N, K) logits of E on the reconstructions
@@ -31,14 +32,19 @@ def attack_accuracy(eval_logits, # (N, K) logits of E on the reconstructions
                    ) -> dict:
     "`top{k}`: mean over seeds of the % in the top k; `top{k}_std`: its sample std over seeds (NaN for one)."
     hits = topk_hits(check_matrix(eval_logits, "logits"), labels, topk).double()
-    sid = _seed_ids(seed_ids, hits.shape[1])
-    seeds, inv, counts = torch.unique(sid, return_inverse=True, return_counts=True)
-    per_seed = torch.zeros(len(topk), len(seeds), dtype=torch.float64).index_add_(1, inv, hits) * 100 / counts
+    per_seed = _per_seed(hits, _seed_ids(seed_ids, hits.shape[1]))
+    n = per_seed.shape[1]
     out = {}
     for k, acc in zip(topk, per_seed):
         out[f"top{k}"] = acc.mean().item()
-        out[f"top{k}_std"] = acc.std().item() if len(seeds) > 1 else math.nan
-    return out | dict(n_seeds=len(seeds))
+        out[f"top{k}_std"] = acc.std().item() if n > 1 else math.nan
+    return out | dict(n_seeds=n)
+
+# %% ../nbs/08_evaluation.ipynb #77fc6d8d
+def _per_seed(hits:Tensor, sid:Tensor) -> Tensor:
+    "(len(topk), n_seeds): per k and seed, the % of that seed's reconstructions that hit."
+    seeds, inv, counts = torch.unique(sid, return_inverse=True, return_counts=True)
+    return hits.new_zeros(len(hits), len(seeds)).index_add_(1, inv, hits) * 100 / counts
 
 # %% ../nbs/08_evaluation.ipynb #3ecab28f
 def check_matrix(x, # features or logits: (N, d), array-like
@@ -108,15 +114,19 @@ def _embed_batches(model, images:Tensor, batch_size:int, dev, memory) -> tuple[l
     return fs, ls
 
 # %% ../nbs/08_evaluation.ipynb #6666f44b
-def _check_unit_images(x:Tensor, name:str="images"):
-    "Raise a clear error unless `x` is N x 3 x H x W, uint8 or floats in [0, 1]."
+def _check_unit_images(x:Tensor):
+    "An error unless `x` is N x 3 x H x W, uint8 or floats in [0, 1]."
     if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != 3:
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"{name} must be an N x 3 x H x W tensor, got {got}")
-    if x.dtype == torch.uint8 or not len(x): return
+        raise ValueError(f"images must be an N x 3 x H x W tensor, got {got}")
+    if x.dtype != torch.uint8 and len(x): _check_unit_range(x)
+
+# %% ../nbs/08_evaluation.ipynb #5ce622fa
+def _check_unit_range(x:Tensor):
+    "An error unless the floats `x` lie in [0, 1]."
     lo, hi = torch.stack(torch.aminmax(x.float())).tolist()
     if not (lo >= -1e-3 and hi <= 1 + 1e-3):  # also catches NaN
-        raise ValueError(f"{name} must be floats in [0, 1], got values in [{lo:.3g}, {hi:.3g}] "
+        raise ValueError(f"images must be floats in [0, 1], got values in [{lo:.3g}, {hi:.3g}] "
                          "(images in [-1, 1]? map them with (x + 1) / 2)")
 
 # %% ../nbs/08_evaluation.ipynb #36c26cc2
@@ -145,10 +155,7 @@ def knn_distance(fake_features, # (N, d) E's features of the reconstructions
     "Mean over reconstructions of the smallest squared L2 distance to a private image of the same identity."
     fake, fl, real, rl = _knn_inputs(fake_features, fake_labels, real_features, real_labels)
     ids, bank, counts = _label_bank(real, rl)
-    d = _nearest(fake, _bank_rows(ids, fl), bank, counts, chunk_elems)
-    if reduction == "none": return d
-    if reduction == "mean": return d.mean().item()
-    raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    return _reduced(_nearest(fake, _bank_rows(ids, fl), bank, counts, chunk_elems), reduction)
 
 # %% ../nbs/08_evaluation.ipynb #0ac4212f
 def _knn_inputs(fake_features, fake_labels, real_features, real_labels) -> tuple[Tensor, ...]:
@@ -162,6 +169,13 @@ def _knn_inputs(fake_features, fake_labels, real_features, real_labels) -> tuple
     if not len(real): raise ValueError("no private features to compare with")
     return fake, fl, real, rl
 
+# %% ../nbs/08_evaluation.ipynb #3b89357a
+def _reduced(d:Tensor, reduction:str) -> float|Tensor:
+    "The distances `d` reduced as `knn_distance`'s `reduction` says."
+    if reduction == "none": return d
+    if reduction == "mean": return d.mean().item()
+    raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+
 # %% ../nbs/08_evaluation.ipynb #bce064a1
 def _label_bank(features:Tensor, labels:Tensor) -> tuple[Tensor, Tensor, Tensor]:
     "The sorted labels, a (L, n_max, d) zero-padded bank of each one's features, and each one's count."
@@ -174,12 +188,12 @@ def _label_bank(features:Tensor, labels:Tensor) -> tuple[Tensor, Tensor, Tensor]
 
 # %% ../nbs/08_evaluation.ipynb #c9bcfe96
 def _bank_rows(ids:Tensor, labels:Tensor) -> Tensor:
-    "Each label's row in the bank of `ids`; an error for a label without private images."
+    "Each label's row in the bank of `ids`."
     g = torch.searchsorted(ids, labels).clamp(max=len(ids) - 1)
-    missing = ids[g] != labels
-    if missing.any():
-        raise ValueError(f"no private image of identity {int(labels[missing][0])} "
-                         f"(and {int(missing.sum()) - 1} more reconstructions' identities)")
+    bad = ids[g] != labels
+    if bad.any():
+        raise ValueError(f"no private image of identity {int(labels[bad][0])} "
+                         f"(and {int(bad.sum()) - 1} more reconstructions' identities)")
     return g
 
 # %% ../nbs/08_evaluation.ipynb #33e7ac9e
@@ -239,18 +253,18 @@ def identity_hits(eval_logits, # (N, K) logits of E on the reconstructions
 
 # %% ../nbs/08_evaluation.ipynb #49743627
 def _grid(labels:Tensor, seed_ids:Tensor) -> tuple:
-    "Sorted ids and seeds, each reconstruction's row and column, and each cell's count."
+    "Sorted ids and seeds, each reconstruction's row and column, cell counts."
     ids, li = torch.unique(labels, return_inverse=True)
     seeds, si = torch.unique(seed_ids, return_inverse=True)
-    count = torch.zeros(len(ids), len(seeds), dtype=torch.long)
-    count.index_put_((li, si), torch.ones_like(li), accumulate=True)
-    return ids, seeds, li, si, count
+    n = torch.zeros(len(ids), len(seeds), dtype=torch.long)
+    return ids, seeds, li, si, n.index_put_((li, si), torch.ones_like(li), accumulate=True)
 
 # %% ../nbs/08_evaluation.ipynb #aed95ae9
 def _check_one_each(ids:Tensor, seeds:Tensor, count:Tensor):
-    "An error unless every identity has exactly one reconstruction per seed."
-    if (count != 1).any():
-        i, s = (count != 1).nonzero()[0].tolist()
+    "An error unless every cell holds one reconstruction."
+    bad = (count != 1).nonzero().tolist()
+    if bad:
+        i, s = bad[0]
         raise ValueError(f"identity {int(ids[i])} has {int(count[i, s])} reconstructions of seed "
                          f"{int(seeds[s])}; per-identity results need exactly one per identity and seed")
 
@@ -261,13 +275,18 @@ def authors_accuracy(hits:Tensor, # (len(topk), n_ids, n_seeds) bool, from `iden
                     ) -> dict:
     "`top{k}_authors`, `top{k}_std_authors`: the authors' accuracy and std over seeds, averaged over batches."
     _check_hits(hits, topk)
-    acc = torch.stack([h.double().mean(1) * 100 for h in hits.split(batch, 1)], 1)  # (k's, batches, seeds)
+    acc = _batch_accuracy(hits, batch)
     std = acc.std(2).mean(1).tolist() if acc.shape[2] > 1 else [math.nan] * len(topk)
     out = {}
     for j, k in enumerate(topk):
         per_batch = acc[j].mean(1) if k == 1 else acc[j, :, -1]  # k > 1: the last seed's
         out[f"top{k}_authors"], out[f"top{k}_std_authors"] = per_batch.mean().item(), std[j]
     return out | dict(authors_batch=batch)
+
+# %% ../nbs/08_evaluation.ipynb #3da2205a
+def _batch_accuracy(hits:Tensor, batch:int) -> Tensor:
+    "(len(topk), n_batches, n_seeds): the % of hits of each batch of `batch` identities, per seed."
+    return torch.stack([h.double().mean(1) * 100 for h in hits.split(batch, 1)], 1)
 
 # %% ../nbs/08_evaluation.ipynb #dc9f5dc5
 def _check_hits(hits:Tensor, topk:Sequence[int]):
@@ -310,11 +329,16 @@ def bootstrap_ci(x, # (n,) one value per identity (%, or points for a paired dif
     "Percentile bootstrap interval of the mean of `x`, resampling its entries (identities) with replacement."
     x = torch.as_tensor(x, dtype=torch.float64).flatten()
     _check_bootstrap(x, level, n_boot)
-    g, step = torch.Generator().manual_seed(seed), max(1, chunk_elems // len(x))
-    draw = lambda i: torch.randint(len(x), (min(step, n_boot - i), len(x)), generator=g)
-    means = torch.cat([x[draw(i)].mean(1) for i in range(0, n_boot, step)])
+    means = _resampled_means(x, n_boot, seed, chunk_elems)
     a = (1 - level) / 2
     return tuple(torch.quantile(means, torch.tensor([a, 1 - a], dtype=torch.float64)).tolist())
+
+# %% ../nbs/08_evaluation.ipynb #e1f5ceb7
+def _resampled_means(x:Tensor, n_boot:int, seed:int, chunk_elems:int) -> Tensor:
+    "Means of `n_boot` resamples of `x` with replacement, in chunks."
+    g, step = torch.Generator().manual_seed(seed), max(1, chunk_elems // len(x))
+    draw = lambda i: torch.randint(len(x), (min(step, n_boot - i), len(x)), generator=g)
+    return torch.cat([x[draw(i)].mean(1) for i in range(0, n_boot, step)])
 
 # %% ../nbs/08_evaluation.ipynb #40597923
 def _check_bootstrap(x:Tensor, level:float, n_boot:int):
@@ -327,7 +351,7 @@ def _check_bootstrap(x:Tensor, level:float, n_boot:int):
 
 # %% ../nbs/08_evaluation.ipynb #500ea714
 def variance_components(a, # (n_ids, n_seeds) hits of a variant
-                        b # the baseline's, same identities and seeds
+                        b # the baseline's
                        ) -> tuple[float, float]:
     "Variances (points²) of the paired difference: between identities, within (over seeds)."
     a, b = _check_grids(torch.as_tensor(a).double(), torch.as_tensor(b).double())
@@ -347,15 +371,15 @@ def _check_grids(a:Tensor, b:Tensor) -> tuple[Tensor, Tensor]:
 def bernoulli_components(p, # (n,) success probabilities, baseline
                          q # (n,) the same identities', variant
                         ) -> tuple[float, float]:
-    "(between, within) in points², every seed an independent coin flip of probability p_i or q_i."
+    "(between, within) in points², each seed a coin flip of probability p_i or q_i."
     p, q = _check_probabilities(p, q)
     return (q - p).var().item() * 1e4, (p * (1 - p) + q * (1 - q)).mean().item() * 1e4
 
 # %% ../nbs/08_evaluation.ipynb #7121674e
 def _check_probabilities(p, q) -> tuple[Tensor, Tensor]:
-    "`p` and `q` as flat float64 tensors, or an error unless they are probabilities of one length."
+    "`p`, `q` as flat float64 tensors; an error unless probabilities of one length."
     p, q = (torch.as_tensor(v, dtype=torch.float64).flatten() for v in (p, q))
-    if p.shape != q.shape or not (((p >= 0) & (p <= 1)).all() and ((q >= 0) & (q <= 1)).all()):
+    if p.shape != q.shape or not all(((v >= 0) & (v <= 1)).all() for v in (p, q)):
         raise ValueError("p and q must be probabilities of the same length")
     return p, q
 

@@ -135,12 +135,18 @@ def _model_mean(outputs:list[tuple[Tensor, Tensor]], labels:Tensor, kind:str) ->
     return torch.stack([_KINDS[kind](lg, labels, "none", validate=False) for _, lg in outputs]).mean(0)
 
 # %% ../nbs/03_losses.ipynb #791141a7
-def _as_pairs(outputs) -> list[tuple[Tensor, Tensor]]:
-    "`outputs` as a list of (features, logits) tuples, or a `TypeError` for a bare tensor or a bare pair."
+def _check_pairs(outputs):
+    "Raise a `TypeError` unless `outputs` is a list of (features, logits) pairs."
     if isinstance(outputs, Tensor) or not len(outputs) or isinstance(outputs[0], Tensor):
         raise TypeError("outputs must be a list of (features, logits) pairs, one per model with the target "
                         "first; for a single model pass [(features, logits)]")
-    return [tuple(o) for o in outputs]
+
+# %% ../nbs/03_losses.ipynb #a34b1570
+def _check_batch(features:Tensor, logits:Tensor):
+    "Raise a `ValueError` unless the target's `features` and `logits` have one batch size."
+    if features.shape[:1] != logits.shape[:1]:
+        raise ValueError(f"the target's features of shape {tuple(features.shape)} and logits of shape "
+                         f"{tuple(logits.shape)} differ in batch size")
 
 # %% ../nbs/03_losses.ipynb #a6dec6d1
 def _check_logits(outputs:list[tuple[Tensor, Tensor]]):
@@ -152,14 +158,11 @@ def _check_logits(outputs:list[tuple[Tensor, Tensor]]):
                              f"but the target gives {tuple(lg0.shape)}")
 
 # %% ../nbs/03_losses.ipynb #19e78628
-def _check_outputs(outputs:Sequence[tuple[Tensor, Tensor]] # (features, logits) per model, target first
-                  ) -> list[tuple[Tensor, Tensor]]:
+def _check_outputs(outputs:Sequence[tuple[Tensor, Tensor]]) -> list[tuple[Tensor, Tensor]]:
     "`outputs` as a list of (features, logits) pairs, checked: one batch size and one logits shape."
-    outputs = _as_pairs(outputs)
-    fea0, lg0 = outputs[0]
-    if fea0.shape[:1] != lg0.shape[:1]:
-        raise ValueError(f"the target's features of shape {tuple(fea0.shape)} and logits of shape "
-                         f"{tuple(lg0.shape)} differ in batch size")
+    _check_pairs(outputs)
+    outputs = [tuple(o) for o in outputs]
+    _check_batch(*outputs[0])
     _check_logits(outputs)
     return outputs
 

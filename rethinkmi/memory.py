@@ -72,7 +72,7 @@ def cpu_chunk(run:Callable[[slice], None], n:int, quantum:int, # as for `auto_ch
               source:str, # where the budget comes from (for the error message)
               what:str="latent" # what the items are (for the error message)
              ) -> int:
-    "Items per chunk whose estimated footprint (`_footprint`) fits in `budget` bytes."
+    "Items per chunk whose estimated footprint fits in `budget` bytes."
     if budget is None: return n
     per, fixed = _footprint(run, p, quantum)
     if fixed + per * quantum > budget: raise _too_big(fixed + per * quantum, quantum, budget, source, what)

@@ -64,7 +64,7 @@ def _vgg_body(w:int) -> nn.Sequential:
 
 # %% ../nbs/02_models.ipynb #a8de803e
 class TinyVGG(_Tiny):
-    "A plain conv stack for SynthFaces: `_vgg_body` and a linear layer."
+    "A plain conv stack for SynthFaces: conv-BN-ReLU-pool stages, global pool, a linear layer."
     def __init__(self, n_classes:int, # number of identities
                  width:int=32, # channels of the first stage (then 2 and 4 times as many)
                  input_size:int=64 # input image side
@@ -89,7 +89,7 @@ def _resnet_body(w:int) -> nn.Sequential:
 
 # %% ../nbs/02_models.ipynb #25063206
 class TinyResNet(_Tiny):
-    "A small residual net for SynthFaces: `_resnet_body` and a linear layer."
+    "A small residual net for SynthFaces: three `BasicBlock`s, global average pool, a linear layer."
     def __init__(self, n_classes:int, # number of identities
                  width:int=32, # channels of the first block (then 2 and 4 times as many)
                  input_size:int=64 # input image side
@@ -105,7 +105,7 @@ def _student_body(w:int) -> nn.Sequential:
 
 # %% ../nbs/02_models.ipynb #22504847
 class TinyStudent(_Tiny):
-    "A narrow all-convolutional student: `_student_body` and a linear layer."
+    "A narrow all-convolutional student: six conv-BN-ReLU layers, global pool, a linear layer."
     def __init__(self, n_classes:int, # number of identities
                  width:int=16, # channels of the stem (then 2, 4 and 8 times as many)
                  input_size:int=64 # input image side
@@ -126,7 +126,7 @@ def _mobile_body(w:int) -> nn.Sequential:
 
 # %% ../nbs/02_models.ipynb #f8911a24
 class TinyMobile(_Tiny):
-    "A MobileNet-like student: `_mobile_body` and a linear layer."
+    "A MobileNet-like student: five `sep_block`s, global average pool, a linear layer."
     def __init__(self, n_classes:int, # number of identities
                  width:int=16, # channels of the stem (then 2, 4 and 8 times as many)
                  input_size:int=64 # input image side

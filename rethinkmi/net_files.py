@@ -25,13 +25,12 @@ GANS = {"Generator": Generator, "DGWGAN": DGWGAN, "MinibatchDiscriminator": Mini
 
 # %% ../nbs/02a_net_files.ipynb #62bd655c
 def build_net(arch:str, # a name of `CLASSIFIERS` or `GANS`
-              **kwargs # its constructor's arguments (classifiers: `n_classes`, and e.g. `width`)
+              **kwargs # its constructor's arguments
              ) -> nn.Module:
     "A freshly initialised network by name."
     if arch in GANS: return GANS[arch](**kwargs)
-    if arch not in CLASSIFIERS:
-        raise ValueError(f"unknown network {arch!r}; known: {', '.join([*CLASSIFIERS, *GANS])}")
-    return build_classifier(arch, **kwargs)
+    if arch in CLASSIFIERS: return build_classifier(arch, **kwargs)
+    raise ValueError(f"unknown network {arch!r}; known: {', '.join([*CLASSIFIERS, *GANS])}")
 
 # %% ../nbs/02a_net_files.ipynb #07c4eda3
 def classifier_kwargs(arch:str, # a name in `CLASSIFIERS`
@@ -43,13 +42,17 @@ def classifier_kwargs(arch:str, # a name in `CLASSIFIERS`
         raise ValueError(f"unknown classifier {arch!r}; known: {', '.join(CLASSIFIERS)}")
     tiny, sized = arch.startswith("tiny_"), arch.startswith(("tiny_", "efficientnet", "densenet"))
     if width and not tiny: raise ValueError(f"--width applies to the tiny networks only, not to {arch}")
-    if size and not sized:
-        own = build_classifier(arch, 2).input_size
-        if size != own: raise ValueError(f"{arch} works at {own}x{own}, not {size}x{size}")
+    if size and not sized: _check_size(arch, size)
     return ({"width": width} if width else {}) | ({"input_size": size} if size and sized else {})
 
+# %% ../nbs/02a_net_files.ipynb #e9d36a6e
+def _check_size(arch:str, size:int):
+    "Raise a `ValueError` unless `size` is the input side of `arch`, a network of fixed size."
+    own = build_classifier(arch, 2).input_size
+    if size != own: raise ValueError(f"{arch} works at {own}x{own}, not {size}x{size}")
+
 # %% ../nbs/02a_net_files.ipynb #5fbd5b41
-def parse_archs(archs:str, # "efficientnet_b0,efficientnet_b1"; widths: "tiny_student:8,tiny_student:16"
+def parse_archs(archs:str, # comma-separated `arch[:width]`, e.g. "tiny_student:8,efficientnet_b0"
                 size:int=0 # input side passed to every network that takes one
                ) -> list[tuple[str, dict]]:
     "(architecture, constructor arguments) for each comma-separated `arch[:width]`."
@@ -115,14 +118,20 @@ def load_reference(arch:str, # one of `REFERENCE_LAYOUTS`
                    device:str|torch.device|None=None # where the model goes (see `default_device`)
                   ) -> nn.Module:
     "Our model with reference layout `arch`, loaded strictly from `path`, in eval mode."
-    sd = load_checkpoint(path)
-    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise CheckpointError(f"{path}: not a state dict of tensors (found {type(sd).__name__})")
+    sd = _read_state_dict(path)
     if n_classes is None: n_classes = sd["fc_layer.weight"].shape[0] if "fc_layer.weight" in sd else 1000
     model = build_reference(arch, n_classes)
     check_layout(model, sd, f"{path} as {arch}")
     model.load_state_dict(sd, strict=True)
     return model.to(default_device(device)).eval()
+
+# %% ../nbs/02a_net_files.ipynb #33d9b022
+def _read_state_dict(path:str|Path) -> Mapping:
+    "The state dict `load_checkpoint` reads from `path`, or a `CheckpointError` unless it holds tensors."
+    sd = load_checkpoint(path)
+    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise CheckpointError(f"{path}: not a state dict of tensors (found {type(sd).__name__})")
+    return sd
 
 # %% ../nbs/02a_net_files.ipynb #41219dc8
 def _fake_tensor(key:str, s:Sequence[int], g:torch.Generator) -> torch.Tensor:
@@ -158,24 +167,28 @@ def _perturb(t:torch.Tensor, key:str, g:torch.Generator):
         if key.endswith("running_var"): t.mul_(2)
         else: t.add_(torch.randn(t.shape, generator=g).to(t) * t.abs().mean().clamp_min(1e-3))
 
+# %% ../nbs/02a_net_files.ipynb #707a2303
+def _output_change(model:nn.Module, x:torch.Tensor, sd:Mapping, k:str, g:torch.Generator,
+                   ref:torch.Tensor) -> torch.Tensor:
+    "The largest change of `model`'s outputs on `x` from `ref` while `sd[k]` is perturbed."
+    old = sd[k].clone()
+    _perturb(sd[k], k, g)
+    d = (_outputs(model, x) - ref).abs().max()
+    with torch.no_grad(): sd[k].copy_(old)
+    return d
+
 # %% ../nbs/02a_net_files.ipynb #a2bf59ee
 def unused_tensors(model:nn.Module, # a model in the mode to test (eval: running statistics count)
                    x:torch.Tensor, # an input batch
                    names:Sequence[str]|None=None, # state-dict keys to test; None: all but num_batches_tracked
-                   rtol:float=1e-4, # smallest relative change of the outputs that counts as a change
-                   seed:int=1 # seed of the perturbations (use another than the one that drew the weights)
+                   rtol:float=1e-4, # smallest relative change of the outputs that counts
+                   seed:int=1 # seed of the perturbations
                   ) -> list[str]:
     "The state-dict tensors of `model` whose perturbation (one at a time) does not change its outputs on `x`."
     g, sd = torch.Generator().manual_seed(seed), model.state_dict()
     names = [k for k in sd if not k.endswith("num_batches_tracked")] if names is None else names
-    ref, unused = _outputs(model, x), []
-    for k in names:
-        old = sd[k].clone()
-        _perturb(sd[k], k, g)
-        d = (_outputs(model, x) - ref).abs().max()
-        with torch.no_grad(): sd[k].copy_(old)
-        if not d > rtol * ref.abs().max(): unused.append(k)
-    return unused
+    ref = _outputs(model, x)
+    return [k for k in names if not _output_change(model, x, sd, k, g, ref) > rtol * ref.abs().max()]
 
 # %% ../nbs/02a_net_files.ipynb #c92b43b0
 def dead_tensors(model:nn.Module) -> list[str]:
@@ -192,7 +205,7 @@ def save_net(model:nn.Module, # the network
              arch:str, # its name for `build_net`
              **kwargs # the arguments it was built with
             ) -> Path:
-    "Save the weights and the record that rebuilds it: `{'state_dict', 'rethinkmi': {'arch', 'kwargs'}}`."
+    "Save the weights and the record that rebuilds the network."
     record = {"arch": arch, "kwargs": kwargs}
     return save_checkpoint({"state_dict": model.state_dict(), "rethinkmi": record}, path)
 
@@ -208,11 +221,15 @@ def check_file(path:str|Path, # a file to read
 def _from_file(path, ck, arch, device) -> nn.Module:
     "The network of `ck` (read from `path`): rebuilt from its record, or the reference layout `arch`."
     meta = ck.get("rethinkmi") if isinstance(ck, dict) else None
-    if meta is None:
-        if arch is None:
-            raise ValueError(f"{path}: no rethinkmi record in the file (an authors' checkpoint?); "
-                             f"name its layout, one of {', '.join(REFERENCE_LAYOUTS)}")
-        return load_reference(arch, path, None, device)
+    if meta is not None: return _from_record(path, ck, meta, arch)
+    if arch is None:
+        raise ValueError(f"{path}: no rethinkmi record in the file (an authors' checkpoint?); "
+                         f"name its layout, one of {', '.join(REFERENCE_LAYOUTS)}")
+    return load_reference(arch, path, None, device)
+
+# %% ../nbs/02a_net_files.ipynb #b18e4ae1
+def _from_record(path, ck:dict, meta:dict, arch:str|None) -> nn.Module:
+    "`meta`'s network with `ck`'s weights; it must be an `arch`, if one is named."
     if arch is not None and arch != meta["arch"]:
         raise ValueError(f"{path}: holds a {meta['arch']}, not a {arch}")
     model = build_net(meta["arch"], **meta["kwargs"])
@@ -229,9 +246,14 @@ def load_net(path:str|Path, # a file of `save_net`, or a reference checkpoint (t
     "A network from a file, rebuilt from its record or as the reference layout `arch`, in eval mode."
     check_file(path, "a checkpoint file")
     model = _from_file(path, load_checkpoint(path, unwrap=False), arch, device)
+    _check_net(model, path, n_classes, classifier)
+    return model.to(default_device(device)).eval()
+
+# %% ../nbs/02a_net_files.ipynb #b66e91e3
+def _check_net(model:nn.Module, path:str|Path, n_classes:int|None, classifier:bool):
+    "Raise a `ValueError` unless `model` is a classifier (if wanted) with `n_classes` classes (if given)."
     if classifier and not isinstance(model, Classifier):
         raise ValueError(f"{path}: holds a {type(model).__name__}, not a classifier")
     K = getattr(model, "n_classes", None)
     if n_classes is not None and K is not None and K != n_classes:
         raise ValueError(f"{path}: the network has {K} classes, but {n_classes} are expected")
-    return model.to(default_device(device)).eval()

@@ -25,15 +25,20 @@ def identity_losses(models:Sequence[nn.Module], # classifiers returning (feature
                     device=None # see `default_device`; each model is moved there
                    ) -> Tensor:
     "Per-model, per-image identity loss of `images` for `labels`: an (M, N) float tensor, one row per model."
-    labels = _check_losses_inputs(kind, images, labels)
-    loss = ce_loss if kind == "ce" else logit_loss
+    loss = _loss_fn(kind)
+    labels = _check_losses_inputs(images, labels)
     logits = (embed_images(m, images, batch_size, device)[1] for m in models)
     return torch.stack([loss(l, labels, reduction="none") for l in logits])
 
 # %% ../nbs/09_overfitting.ipynb #aa8e375b
-def _check_losses_inputs(kind:str, images:Tensor, labels) -> Tensor:
-    "`labels` as a tensor, or a clear error for an unknown `kind` or labels that do not fit `images`."
+def _loss_fn(kind:str):
+    "`ce_loss` for \"ce\", `logit_loss` for \"logit\"; an error for another `kind`."
     if kind not in ("ce", "logit"): raise ValueError(f"kind must be 'ce' or 'logit', got {kind!r}")
+    return ce_loss if kind == "ce" else logit_loss
+
+# %% ../nbs/09_overfitting.ipynb #e559bc6c
+def _check_losses_inputs(images:Tensor, labels) -> Tensor:
+    "`labels` as a tensor, or a clear error for labels that do not fit `images`."
     labels = torch.as_tensor(labels)
     if labels.shape != images.shape[:1]:
         raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels.shape)}")
@@ -75,12 +80,17 @@ def standardize_losses(losses:Tensor, # (M, N) per-model losses to put on a comm
                        reference:Tensor # (M, R) the same models' losses on reference images, R >= 2
                       ) -> Tensor:
     "Each model's losses minus its mean on the reference images, divided by their standard deviation."
-    if losses.dim() != 2 or reference.dim() != 2 or len(losses) != len(reference) or reference.shape[1] < 2:
-        raise ValueError("need (M, N) losses and (M, R >= 2) reference losses, "
-                         f"got {tuple(losses.shape)} and {tuple(reference.shape)}")
+    _check_reference(losses, reference)
     mu, sd = reference.mean(1, keepdim=True), reference.std(1, keepdim=True)
     if (sd == 0).any(): raise ValueError("a model's reference losses are all equal: nothing to scale by")
     return (losses - mu) / sd
+
+# %% ../nbs/09_overfitting.ipynb #ad3dd599
+def _check_reference(losses:Tensor, reference:Tensor):
+    "An error unless `losses` are (M, N) and `reference` (M, R >= 2)."
+    if losses.dim() != 2 or reference.dim() != 2 or len(losses) != len(reference) or reference.shape[1] < 2:
+        raise ValueError("need (M, N) losses and (M, R >= 2) reference losses, "
+                         f"got {tuple(losses.shape)} and {tuple(reference.shape)}")
 
 # %% ../nbs/09_overfitting.ipynb #9f991b17
 def plot_loss_histograms(target_losses:Tensor, # (N,) losses on the target
@@ -120,10 +130,8 @@ def _shared_edges(t:Tensor, # (N,) losses on the target
     return torch.linspace(min(t.min(), u.min()).item(), max(t.max(), u.max()).item(), bins + 1).numpy()
 
 # %% ../nbs/09_overfitting.ipynb #128af9da
-def _unseen_names(names:Sequence[str]|None, # a label per unseen model, or `None`
-                  m:int # the number of unseen models
-                 ) -> list[str]:
-    "The legend's labels of the unseen models: `names`, or \"unseen 1\", \"unseen 2\", ... when `None`."
+def _unseen_names(names:Sequence[str]|None, m:int) -> list[str]:
+    "The legend's labels of the `m` unseen models: `names`, or \"unseen 1\", \"unseen 2\", ... when `None`."
     names = list(names) if names is not None else [f"unseen {i + 1}" for i in range(m)]
     if len(names) != m: raise ValueError(f"{len(names)} names for {m} unseen models")
     return names

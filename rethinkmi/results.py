@@ -122,7 +122,7 @@ def _lists_last(self:ResultsTable, row:dict) -> dict:
 # %% ../nbs/08b_results.ipynb #17123a57
 @patch(as_prop=True)
 def columns(self:ResultsTable) -> list[str]:
-    "The standard columns, then extra keys in the order they first appear, the per-identity lists last."
+    "The standard columns, then extra keys in order of appearance, the per-identity lists last."
     extra = list(dict.fromkeys(k for r in self.rows for k in r if k not in self.COLUMNS))
     lists = [k for k in extra if k in self.PER_IDENTITY]
     return list(self.COLUMNS) + [k for k in extra if k not in self.PER_IDENTITY] + lists
@@ -166,10 +166,10 @@ def check_paired(a:dict, # a results row with per-identity entries
 
 # %% ../nbs/08b_results.ipynb #4ed98c67
 def _differ(x:list, y:list) -> str:
-    "What differs between two lists of identities or seeds."
+    "How two lists of identities or seeds differ."
     a, b = sorted(set(x) - set(y)), sorted(set(y) - set(x))
-    if not a and not b: return "the same values in another order" if len(x) == len(y) else "repeated values"
-    show = lambda v: f"{v[:5]}" + (f" and {len(v) - 5} more" if len(v) > 5 else "")
+    if not (a or b): return "the same values in another order" if len(x) == len(y) else "repeated values"
+    show = lambda v: f"{v[:5]}" + f" and {len(v) - 5} more" * (len(v) > 5)
     return f"only in the first {show(a)}, only in the second {show(b)}"
 
 # %% ../nbs/08b_results.ipynb #779c7d11
@@ -289,10 +289,12 @@ def _ours(r:dict, k:int, digits:int) -> str:
     cells = (plus_minus(r[f"top{k}"], r[f"top{k}_std"], digits), _interval(r.get(f"top{k}_ci"), digits))
     return " ".join(filter(None, cells))
 
+# %% ../nbs/08b_results.ipynb #09a3dacb
 def _authors(r:dict, k:int, digits:int) -> str:
     "The authors' top-k cell: their mean ± their std."
     return plus_minus(r.get(f"top{k}_authors", math.nan), r.get(f"top{k}_std_authors", math.nan), digits)
 
+# %% ../nbs/08b_results.ipynb #6afa32ef
 def _delta(r:dict, k:int, digits:int) -> str:
     "The paired difference's cell: signed, with its signed interval; empty without one."
     if f"d_top{k}" not in r: return ""
@@ -323,6 +325,7 @@ def _fmt(v, digits:int) -> str:
     if isinstance(v, int): return str(v)
     return "" if math.isnan(v) else f"{v:.{digits}f}"
 
+# %% ../nbs/08b_results.ipynb #08603920
 def _interval(ci, digits:int, sign:bool=False) -> str:
     "`[low, high]` with `digits` decimals, signed when `sign`; empty for a missing interval."
     if not (isinstance(ci, (list, tuple)) and len(ci) == 2): return ""
@@ -331,18 +334,25 @@ def _interval(ci, digits:int, sign:bool=False) -> str:
 # %% ../nbs/08b_results.ipynb #a77807d2
 @patch
 def to_csv(self:ResultsTable, path:str|Path) -> Path:
-    "Write the table as CSV: floats at full precision, NaN as `nan`, lists as JSON, missing extras empty."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    "Write the table as CSV: floats in full, NaN as `nan`, lists as JSON."
+    path = _new_file(path)
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, self.columns, restval="")
         w.writeheader()
         w.writerows({k: _csv_cell(v) for k, v in r.items()} for r in self.rows)
     return path
 
+# %% ../nbs/08b_results.ipynb #df3cd0a4
 def _csv_cell(v):
     "A value as a CSV cell: floats at full precision (`repr`), lists as JSON."
     return repr(v) if isinstance(v, float) else json.dumps(v) if isinstance(v, (list, tuple)) else v
+
+# %% ../nbs/08b_results.ipynb #7edc8aa6
+def _new_file(path:str|Path) -> Path:
+    "`path` as a `Path`, its folder created."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 # %% ../nbs/08b_results.ipynb #7f7cd357
 @patch(cls_method=True)
@@ -366,14 +376,16 @@ def _num(s:str):
 # %% ../nbs/08b_results.ipynb #9e55d974
 @patch
 def to_json(self:ResultsTable, path:str|Path) -> Path:
-    "Write the rows as a JSON list of objects, one key a line (NaN as `null`, a list on its key's line)."
-    clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = ("{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(clean(v))}" for k, v in r.items()) + "\n }"
-            for r in self.rows)
-    path.write_text("[\n " + ",\n ".join(rows) + "\n]\n")
+    "Write the rows as a JSON list of objects, one key a line, NaN as `null`."
+    path = _new_file(path)
+    path.write_text("[\n " + ",\n ".join(_json_row(r) for r in self.rows) + "\n]\n")
     return path
+
+# %% ../nbs/08b_results.ipynb #69880f9e
+def _json_row(r:dict) -> str:
+    "A row as a JSON object, one key a line (a list on its key's line), NaN as `null`."
+    clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v
+    return "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(clean(v))}" for k, v in r.items()) + "\n }"
 
 # %% ../nbs/08b_results.ipynb #414dec81
 @patch(cls_method=True)
@@ -412,6 +424,7 @@ def _identity_row(priv:Tensor, fakes:Tensor, ok:Tensor, n:tuple[int, int], s:int
     fakes = torch.cat(tiles or [torch.ones(0, 3, t, t)])
     return torch.cat([_row(priv, n[0], t), torch.ones(3, t, t // 2), _row(fakes, n[1], t)], 2)
 
+# %% ../nbs/08b_results.ipynb #26407088
 def _to01(x:Tensor) -> Tensor:
     "Images as floats in [0, 1]: uint8 divided by 255."
     return x.float() / 255 if x.dtype == torch.uint8 else x.float()

@@ -78,3 +78,25 @@ def test_modules_follow_the_book():
 def test_the_order_check_can_fail():
     assert later_imports({"a": {"b"}, "b": set()}, {"a": "01_a", "b": "02_b"}) == ["a (01_a) imports b (02_b)"]
     assert later_imports({"a": set(), "b": {"a"}}, {"a": "01_a", "b": "02_b"}) == []
+
+
+def _code_metrics():
+    "tools/code_metrics.py, loaded as a module."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("code_metrics", PKG.parent/"tools"/"code_metrics.py")
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    return m
+
+
+def test_code_is_airy():
+    "The limits of `tools/code_metrics.py --check`: line length, no `;` joins, small cells, few long signatures."
+    measures, bad = _code_metrics().report()
+    assert not bad, "\n".join(bad)
+
+
+def test_the_metrics_see_offenders():
+    cm = _code_metrics()
+    assert cm.joined_lines("a = 1; b = 2\ns = 'x; y'  # c; d\n") == {1}
+    assert cm.code_lines("# %% ../nbs/x.ipynb 3\ndef f():\n\n    return 1\n") == 2
+    assert [i for i, _ in cm.written_lines("x = 1\n# %% auto #0\n__all__ = ['f']\n# %% a 1\ny = 2\n")] == [1, 4, 5]
