@@ -7,7 +7,7 @@ hold up as models (fastcore, nbdev, fastai's course22p2):
 
     python tools/code_metrics.py                      # this project: the measures and every offender
     python tools/code_metrics.py --check              # exit 1 when a limit is broken
-    python tools/code_metrics.py --root DIR --pkg P   # another project (a checkout with nbs/ and package P/)
+    python tools/code_metrics.py --root DIR --pkg P --nbs N   # another project: its package P/, notebooks N/
 """
 import argparse, ast, io, json, re, statistics, sys, tokenize
 from pathlib import Path
@@ -93,9 +93,9 @@ def joined_lines(src:str) -> set[int]:
     return {t.start[0] for t in toks if t.type == tokenize.OP and t.string == ";"}
 
 
-def report(root:Path=ROOT, pkg:str="rethinkmi") -> tuple[dict, list[str]]:
+def report(root:Path=ROOT, pkg:str="rethinkmi", nbs:str="nbs") -> tuple[dict, list[str]]:
     "The measures and the list of what breaks a limit."
-    nbs, pkg_dir = root/"nbs", root/pkg
+    nbs, pkg_dir = root/nbs, root/pkg
     cells, fns, mods = exported_cells(nbs), list(functions(pkg_dir)), modules(pkg_dir)
     cell_lines = [sum(1 for l in s.splitlines() if l.strip()) for _, s in cells]
     texts = {py.stem: py.read_text() for py in mods}
@@ -140,8 +140,9 @@ if __name__ == "__main__":
     ap.add_argument("--check", action="store_true", help="exit 1 when a limit is broken")
     ap.add_argument("--root", type=Path, default=ROOT, help="the project's checkout (holds nbs/)")
     ap.add_argument("--pkg", default="rethinkmi", help="the package's folder in the checkout")
+    ap.add_argument("--nbs", default="nbs", help="the notebooks' folder in the checkout")
     args = ap.parse_args()
-    measures, bad = report(args.root, args.pkg)
+    measures, bad = report(args.root, args.pkg, args.nbs)
     print(json.dumps(measures))
     for b in bad:
         print(b)
