@@ -113,7 +113,8 @@ class Started(BaseException): "A run got as far as writing its record: it should
 def no_start(monkeypatch):
     "Make a run that gets past its checks stop at once (so a missed case cannot train for minutes)."
     def start_run(*a, **k): raise Started()
-    for m in (demo, protocol, protocol_attack): monkeypatch.setattr(m, "start_run", start_run)   # the modules whose runs start a record
+    for m in (demo, protocol, protocol_attack):   # the modules whose runs start a record
+        monkeypatch.setattr(m, "start_run", start_run)
 
 
 @pytest.mark.parametrize("command, arg, kind", CASES, ids=[f"{c} {a} {k}" for c, a, k in CASES])
@@ -141,7 +142,8 @@ def test_bad_path(good, tmp_path, no_start, command, arg, kind):
 def test_os_errors_during_a_run(good, tmp_path, monkeypatch, err, message):
     "An error of the operating system while a run writes (no permission, a full disk) is one line naming the path."
     def fail(*a, **k): raise err
-    for m in (demo, protocol, protocol_attack): monkeypatch.setattr(m, "start_run", fail)
+    for m in (demo, protocol, protocol_attack):
+        monkeypatch.setattr(m, "start_run", fail)
     rc, out, e = cli(*commands(good, tmp_path/"run")["preg"])
     assert rc == 1 and e == f"rethinkmi preg: error: {message.format(run=tmp_path/'run')}\n", e
 

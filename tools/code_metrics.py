@@ -1,9 +1,9 @@
 """How readable the code is, in the numbers the project holds itself to.
 
-Lines are those a person wrote (nbdev's generated `__all__` block is left out of the line measures) and a
-module's length counts its non-blank lines without nbdev's `# %%` cell markers, so that splitting a notebook into
-small cells does not count against it. The same measures run on any nbdev project (its `nbs/` and its package), so ours can be set beside the projects we
-hold up as models (fastcore, nbdev, fastai's course22p2):
+Lines are those a person wrote (nbdev's generated `__all__` block is left out of the line measures), and a
+module's length counts its non-blank lines without nbdev's `# %%` cell markers, so that splitting a notebook
+into small cells does not count against it. The same measures run on any nbdev project (its notebooks and its
+package), so ours can be set beside the projects we hold up as models (fastcore, nbdev, fastai's course22p2):
 
     python tools/code_metrics.py                      # this project: the measures and every offender
     python tools/code_metrics.py --check              # exit 1 when a limit is broken
@@ -52,7 +52,7 @@ def n_params(f:ast.FunctionDef) -> int:
 
 
 def written_lines(text:str) -> list[tuple[int, str]]:
-    "(line number, line) of a module's lines that a person wrote: nbdev's `__all__` block (`# %% auto`) left out."
+    "(line number, line) of the lines a person wrote: nbdev's `__all__` block (`# %% auto`) left out."
     out, generated = [], False
     for i, line in enumerate(text.splitlines(), 1):
         if line.startswith("# %%"):
