@@ -16,9 +16,10 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['default_device', 'upcast', 'module_dtype', 'float64', 'seed_everything', 'mix32', 'counter_key', 'counter_normal',
-           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'Interrupted', 'StopRequests', 'config_hash',
-           'RunDir', 'file_lock', 'tensors_hash', 'fingerprint', 'LogProgress', 'progress']
+__all__ = ['DPI', 'COLUMN', 'MIN_FONT', 'default_device', 'upcast', 'module_dtype', 'float64', 'seed_everything', 'mix32',
+           'counter_key', 'counter_normal', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'Interrupted',
+           'StopRequests', 'config_hash', 'RunDir', 'file_lock', 'tensors_hash', 'fingerprint', 'LogProgress',
+           'progress', 'small_texts']
 
 # %% ../nbs/00_core.ipynb #dbfb96f3
 def default_device(device:str|torch.device|None=None # "cpu", "cuda", "cuda:1"...; `None`: see below
@@ -392,6 +393,22 @@ def progress(it:Iterable|None=None, # what to iterate over (or `None` with `tota
     if disable or mode == "bar" or (mode != "log" and _watched()):
         return tqdm(it, total=total, desc=desc, disable=disable, dynamic_ncols=True, **kwargs)
     return LogProgress(it, total=total, desc=desc, **kwargs)
+
+# %% ../nbs/00_core.ipynb #becd5aed
+DPI = 96 # figure resolution on screen: one point of a font shows as one CSS point
+COLUMN = 7.5 # inches: the width of the documentation's text column at `DPI` (720 CSS pixels)
+MIN_FONT = 9 # points: the smallest font legible at the size a figure is shown
+
+# %% ../nbs/00_core.ipynb #87dfb840
+def small_texts(fig, # a matplotlib figure
+                column:float=COLUMN # the widest it is shown, in inches at `DPI`
+               ) -> list[str]:
+    "The texts of `fig` that show smaller than `MIN_FONT` points at the size the page shows `fig`."
+    from matplotlib.text import Text
+    shown = fig.get_size_inches()[0] * fig.dpi / DPI  # inches on the page at natural size
+    scale = fig.dpi / DPI * min(1.0, column / shown)
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return [t.get_text() for t in texts if t.get_fontsize() * scale < MIN_FONT]
 
 # %% ../nbs/00_core.ipynb #cd421f42
 def _watched() -> bool:

@@ -15,7 +15,7 @@ def run(path:Path, skip:list[str]):
     cwd = os.getcwd(); os.chdir(path.parent)
     try:
         t0 = time.perf_counter()
-        CaptureShell(path, mpl_format="png").run_all(nb, exc_stop=True, preproc=flagged)
+        CaptureShell(path, mpl_format="retina").run_all(nb, exc_stop=True, preproc=flagged)
     finally: os.chdir(cwd)
     write_nb(nb, path)
     print(f"{path}: ran in {time.perf_counter() - t0:.0f} s", flush=True)
