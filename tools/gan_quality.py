@@ -7,6 +7,7 @@ usage: ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 python tools/gan_quality
 import argparse, datetime, json, os
 from pathlib import Path
 import torch
+from rethinkmi.core import COLUMN, DPI, MIN_FONT, small_texts
 from rethinkmi.demo_models import DemoModelSettings, demo_models, demo_root
 from rethinkmi.evaluation import embed_images
 from rethinkmi.frechet import frechet_distance
@@ -52,11 +53,17 @@ def picture(pics, path):
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     from torchvision.utils import make_grid
     keys = sorted({(s, st) for s, _, st in pics}); names = ["public"] + [f"{m} {r}" for m in ("gmi", "kedmi") for r in RECIPES]
-    fig, axs = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4.2), dpi=70, squeeze=False)
-    for ax, (s, st) in zip(axs[0], keys):
+    rows = (len(keys) + 1) // 2  # two panels a row: the page's column is COLUMN inches wide
+    fig, axs = plt.subplots(rows, 2, figsize=(COLUMN, 3.7 * rows), dpi=DPI, squeeze=False)
+    for ax in axs.flat[len(keys):]: ax.axis("off")
+    for ax, (s, st) in zip(axs.flat, keys):
         ax.imshow(make_grid(torch.cat([pics[s, k, st] for k in names]), nrow=8, padding=1).permute(1, 2, 0).numpy())
-        ax.set_yticks([(i + 0.5) * 33 for i in range(len(names))], names, fontsize=8); ax.set_xticks([]); ax.set_title(f"{s}: {st}", fontsize=9)
-    fig.tight_layout(); fig.savefig(path)
+        ax.set_yticks([(i + 0.5) * 33 for i in range(len(names))], names, fontsize=MIN_FONT)
+        ax.set_xticks([])
+        ax.set_title(f"{s}: {st}", fontsize=10)
+    fig.tight_layout()
+    assert not small_texts(fig), small_texts(fig)
+    fig.savefig(path, dpi=2 * DPI)
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(); p.add_argument("--root", default=str(demo_root().parent/"gan_quality")); p.add_argument("--n", type=int, default=1000)

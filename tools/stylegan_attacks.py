@@ -7,6 +7,7 @@ usage: ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 python tools/stylegan_at
 import argparse, datetime, json, os, time
 from pathlib import Path
 import torch
+from rethinkmi.core import COLUMN, DPI, MIN_FONT, small_texts
 from rethinkmi.demo_models import DemoModelSettings, demo_models
 from rethinkmi.distill import distill_students
 from rethinkmi.inversion import Attack, Records, invert
@@ -41,10 +42,14 @@ def grid(demo, images, path, n=8):
     real = torch.stack([demo.train[int((demo.train.labels == i).nonzero()[0])][0] for i in range(n)])
     rows = [("private", real)] + [(k, x[:n, 0]) for k, x in images.items()]
     img = torch.cat([torch.cat(list(r), 2) for _, r in rows], 1)
-    fig, ax = plt.subplots(figsize=(n * 0.6, len(rows) * 0.62), dpi=65)
-    ax.imshow(img.permute(1, 2, 0).numpy()); ax.set_xticks([])
-    ax.set_yticks([(i + 0.5) * img.shape[1] / len(rows) for i in range(len(rows))], [k for k, _ in rows], fontsize=7)
-    fig.tight_layout(); fig.savefig(path)
+    fig, ax = plt.subplots(figsize=(min(COLUMN, n * 0.6 + 1.2), len(rows) * 0.62), dpi=DPI)
+    ax.imshow(img.permute(1, 2, 0).numpy())
+    ax.set_xticks([])
+    ticks = [(i + 0.5) * img.shape[1] / len(rows) for i in range(len(rows))]
+    ax.set_yticks(ticks, [k for k, _ in rows], fontsize=MIN_FONT)
+    fig.tight_layout()
+    assert not small_texts(fig), small_texts(fig)
+    fig.savefig(path, dpi=2 * DPI)
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(); p.add_argument("--n_ids", type=int, default=40); p.add_argument("--n_seeds", type=int, default=3)
