@@ -75,12 +75,16 @@ def _gmi_restart(G, D, models, iden, a:Attack, p_reg, z):
     return z.detach()
 
 # %% ../nbs/44_bench.ipynb #a6e7c1ea
-def reference_gmi(G:nn.Module, D:nn.Module, models:Sequence[nn.Module], labels, # as for `invert`
+def reference_gmi(G:nn.Module, # the generator, as for `invert`
+                  D:nn.Module, # the discriminator (a WGAN critic), as for `invert`
+                  models:Sequence[nn.Module], # the target first, then any students, as for `invert`
+                  labels, # the identities to attack
                   attack:Attack=Attack(), # its iters, n_seeds, identity, lam, id_weight, lr, momentum, clip
                   p_reg=None, # a `PReg`, or None: the reference uses its mean
                   batch:int=60, # identities per batch
                   z0:torch.Tensor|None=None, # starting latents (n_ids, n_seeds, z_dim); None: drawn
-                  device=None) -> torch.Tensor:
+                  device=None # where to run (`default_device`)
+                 ) -> torch.Tensor:
     "GMI inversion with the reference's loop: batches of identities, restarts in turn, unfrozen networks."
     device, labels, a = default_device(device), torch.as_tensor(labels).long(), attack
     out = torch.empty(len(labels), a.n_seeds, a.z_dim)
@@ -113,12 +117,16 @@ def _kedmi_fit(G, D, models, iden, a:Attack, p_reg, eps):
     return mu.detach(), log_var.detach()
 
 # %% ../nbs/44_bench.ipynb #543175bd
-def reference_kedmi(G:nn.Module, D:nn.Module, models:Sequence[nn.Module], labels, # as for `invert`
+def reference_kedmi(G:nn.Module, # the generator, as for `invert`
+                    D:nn.Module, # the discriminator (features, logits), as for `invert`
+                    models:Sequence[nn.Module], # the target first, then any students, as for `invert`
+                    labels, # the identities to attack
                     attack:Attack=Attack(), # its iters, n_seeds, identity, lam, id_weight, lr, clip
                     p_reg=None, # a `PReg`, or None: the reference uses its mean
                     batch:int=60, # identities per batch
                     eps=None, # (labels of the batch, step) -> noise like mu; None: torch.randn_like
-                    device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                    device=None # where to run (`default_device`)
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "KEDMI inversion with the reference's loop: samples (n_ids, n_seeds, z_dim), the learned mu and log_var."
     device, labels, a = default_device(device), torch.as_tensor(labels).long(), attack
     out, dist = torch.empty(len(labels), a.n_seeds, a.z_dim), torch.empty(2, len(labels), a.z_dim)
@@ -167,12 +175,15 @@ QUICK_SHAPES = NetShapes(200, 32, ("tiny_resnet", dict(width=16, input_size=32))
 # %% ../nbs/44_bench.ipynb #264c7554
 def workload(quick:bool=False, # the CPU-sized networks instead of the paper's
              method:str="gmi", # "gmi" (DGWGAN) or "kedmi" (MinibatchDiscriminator)
-             device=None, seed:int=0):
+             device=None, # `default_device`
+             seed:int=0 # seeds the weights
+            ):
     "A benchmark's networks (G, D, [target, *students], p_reg): `random_networks` of its scale."
     return random_networks(QUICK_SHAPES if quick else NetShapes(), method, device, seed)
 
 # %% ../nbs/44_bench.ipynb #8797ea95
-def native_bf16(device) -> bool:
+def native_bf16(device # a `torch.device` or its name
+               ) -> bool:
     "Whether `device` computes bf16 natively: a CUDA GPU that does, or a CPU with oneDNN bf16 kernels."
     device = torch.device(device)
     if device.type == "cuda": return torch.cuda.is_bf16_supported()
@@ -184,7 +195,8 @@ BF16_PEAK_TFLOPS = {"H100 PCIe": 756, "H100 NVL": 835, "GH200": 989, "H200": 989
                     "A100": 312, "L40S": 362, "L4": 121}  # by a part of the card's name, the first match
 
 # %% ../nbs/44_bench.ipynb #03951b5b
-def bf16_peak(device) -> float|None:
+def bf16_peak(device # a `torch.device` or its name
+             ) -> float|None:
     "Dense bf16 tensor-core peak (TFLOP/s) of a known GPU, from its name; None on a CPU or an unknown card."
     device = torch.device(device)
     if device.type != "cuda": return None
@@ -192,7 +204,16 @@ def bf16_peak(device) -> float|None:
     return next((v for k, v in BF16_PEAK_TFLOPS.items() if k in name), None)
 
 # %% ../nbs/44_bench.ipynb #8da29839
-def step_flops(G, D, models, method:str, identity:str, p_reg, n_latents:int, device, k:int=8) -> float:
+def step_flops(G, # the generator
+               D, # the discriminator of `method`
+               models, # the target first, then any students
+               method:str, # "gmi" or "kedmi"
+               identity:str, # the identity loss (as `Attack.identity`)
+               p_reg, # a `PReg`, or None: no feature regulariser
+               n_latents:int, # latents per step: the count is scaled to them
+               device, # where to count
+               k:int=8 # latents the count runs on
+              ) -> float:
     "FLOPs of one attack step over `n_latents` latents through frozen networks (counted on `k`, scaled)."
     G, D, *models = (attack_copy(m, device) for m in (G, D, *models))
     z = torch.zeros(k, G.z_dim, device=device, requires_grad=True)
@@ -330,8 +351,13 @@ def _device_name(device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 # %% ../nbs/44_bench.ipynb #48ca5a7b
-def full_attack(steps:int=2400, method:str="gmi", n_ids:int=300, n_seeds:int=5, device=None,
-                compile:bool=False) -> dict:
+def full_attack(steps:int=2400, # optimisation steps
+                method:str="gmi", # "gmi" or "kedmi"
+                n_ids:int=300, # identities attacked
+                n_seeds:int=5, # GMI restarts / KEDMI final samples per identity
+                device=None, # `default_device`
+                compile:bool=False # torch.compile each of our networks
+               ) -> dict:
     "Time a whole paper-scale LOMMA attack with `invert`, end to end."
     device = default_device(device)
     G, D, models, p_reg = workload(False, method, device)

@@ -33,12 +33,14 @@ def default_device(device:str|torch.device|None=None # "cpu", "cuda", "cuda:1"..
     return device
 
 # %% ../nbs/00_core.ipynb #5efdceb5
-def upcast(x:torch.Tensor) -> torch.Tensor:
+def upcast(x:torch.Tensor # a tensor of any dtype
+          ) -> torch.Tensor:
     "`x` in at least single precision: bf16 and fp16 become fp32; fp32 and fp64 stay as they are."
     return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
 
 # %% ../nbs/00_core.ipynb #430e6ff5
-def module_dtype(m:nn.Module) -> torch.dtype:
+def module_dtype(m:nn.Module # a network (or any module)
+                ) -> torch.dtype:
     "The dtype `m` computes in: that of its first floating-point parameter or buffer (else float32)."
     ts = [t for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]
     return ts[0].dtype if ts else torch.float32
@@ -76,7 +78,8 @@ def _mul32(x, c:int):
     return (x * (c & 0xFFFF) + (((x * (c >> 16)) & 0xFFFF) << 16)) & _M32
 
 # %% ../nbs/00_core.ipynb #8668a8b5
-def mix32(x):
+def mix32(x # a 32-bit integer: a Python int, or an int64 tensor of them
+         ):
     "Wellons' lowbias32, a bijective hash of 32-bit integers (Python ints, or int64 tensors in [0, 2^32))."
     x = x ^ (x >> 16)
     x = _mul32(x, 0x7FEB352D)
@@ -242,7 +245,11 @@ class RunDir:
         if not read_only: self.root.mkdir(parents=True, exist_ok=True)
     def __repr__(self): return f"RunDir({str(self.root)!r})"
 
-    def path(self, stage:str, config:Mapping, ext:str="pt") -> Path:
+    def path(self,
+             stage:str, # the stage's name, the file's prefix
+             config:Mapping, # what the artefact depends on: its hash names the file
+             ext:str="pt" # the file's extension
+            ) -> Path:
         "Where the artefact of `stage` with `config` lives."
         return self.root/f"{stage}-{config_hash(config)}.{ext}"
 
@@ -331,7 +338,10 @@ def fingerprint(obj, # a model, tensor(s), or a data set (`images`/`labels`, or 
 # %% ../nbs/00_core.ipynb #2d991f3b
 class LogProgress:
     "Progress for log files: a line at most every `every` seconds while a task runs, and one when it ends."
-    def __init__(self, it:Iterable|None=None, total:int|None=None, desc:str|None=None, initial:int=0,
+    def __init__(self, it:Iterable|None=None, # what to iterate over (or `None`: steps counted by `update`)
+                 total:int|None=None, # number of steps (default: the length of `it`, if it has one)
+                 desc:str|None=None, # label at the start of each line (default: "progress")
+                 initial:int=0, # steps already done
                  leave:bool=True, # also a line at the end of a task shorter than `every`
                  every:float=60., # seconds between lines while the task runs
                  file=None, # where to write; `None`: standard error
@@ -353,14 +363,18 @@ def __iter__(self:LogProgress):
 
 # %% ../nbs/00_core.ipynb #5064c101
 @patch
-def update(self:LogProgress, n:int=1):
+def update(self:LogProgress, n:int=1 # steps just done
+          ):
     "`n` more steps done; a line if `every` seconds passed since the last."
     self.n += n
     if time.monotonic() - self.said >= self.every: self.say()
 
 # %% ../nbs/00_core.ipynb #716954ab
 @patch
-def set_postfix(self:LogProgress, d:Mapping|None=None, **kwargs):
+def set_postfix(self:LogProgress,
+                d:Mapping|None=None, # names and values to show
+                **kwargs # more names and values
+               ):
     "Numbers shown after the count, as `name=value`."
     self.postfix = ", ".join(f"{k}={v}" for k, v in {**(d or {}), **kwargs}.items())
 

@@ -16,7 +16,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from fastcore.basics import patch
 
-from .core import progress
+from .core import COLUMN, DPI, progress
 
 # %% auto #0
 __all__ = ['SKIN', 'HAIR', 'IRIS', 'LIPS', 'STYLES', 'hash_uniform', 'palette', 'face_params', 'render_faces', 'SynthFaces',
@@ -96,7 +96,11 @@ STYLES = {
 }
 
 # %% ../nbs/01_data.ipynb #9b3878e0
-def face_params(ids, idx, seed:int=0, style:str="celeba"):
+def face_params(ids, # identity of each image
+                idx, # image number of each image within its identity
+                seed:int=0, # data-set seed
+                style:str="celeba" # a key of `STYLES`
+               ):
     "Identity attributes `A` (N, 24), image nuisances `U` (N, 24) and lighting numbers `G` (N, 4)."
     if style not in STYLES:
         raise ValueError(f"style must be one of {list(STYLES)}, got {style!r}")
@@ -308,8 +312,9 @@ def show_faces(ds:SynthFaces, # the faces to show
     import matplotlib.pyplot as plt
     n_ids, per_id = min(n_ids, ds.n_ids), min(per_id, ds.per_id)
     grid = _face_grid(ds, n_ids, per_id)
-    if ax is None: _, ax = plt.subplots(figsize=(per_id * 0.8, n_ids * 0.8))
-    ax.imshow(grid)
+    side = min(0.6, (COLUMN - 0.5) / per_id)  # inches per face: the figure fits the column
+    if ax is None: _, ax = plt.subplots(figsize=(per_id * side + 0.5, n_ids * side + 0.5), dpi=DPI)
+    ax.imshow(grid, interpolation="nearest")  # square pixels: sharp, and a small PNG
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_ylabel("identity")
@@ -323,17 +328,19 @@ _PANELS = [(0, "celeba", "private"), (1000, "celeba", "public (same style)"),
 
 # %% ../nbs/01_data.ipynb #c443799b
 def faces_figure(n_ids:int=6, # identities per panel
-                 per_id:int=6, # images per identity
+                 per_id:int=4, # images per identity
                  size:int=64, # image side in pixels
                  seed:int=0 # data-set seed
                 ):
-    "A figure of private, public and shifted-public identities."
+    "A figure of private, public and shifted-public identities, at most `COLUMN` inches wide."
     import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, 3, figsize=(3 * per_id * 0.75, n_ids * 0.8 + 0.4))
+    side = min(0.6, (COLUMN - 1.1) / (3 * per_id))  # inches per face: three panels and their labels fit
+    fig, axs = plt.subplots(1, 3, figsize=(3 * per_id * side + 1.1, n_ids * side + 0.8), dpi=DPI)
     for ax, (first, style, name) in zip(axs, _PANELS):
         ds = SynthFaces(n_ids, per_id, size, first_id=first, style=style, seed=seed)
         show_faces(ds, n_ids, per_id, ax, name)
-    fig.tight_layout()
+        if ax is not axs[0]: ax.set_ylabel("")
+    fig.tight_layout(w_pad=0.5)
     return fig
 
 # %% ../nbs/01_data.ipynb #493ddefc
@@ -375,12 +382,16 @@ def _crop_transform(top, left, side, size, train):
     return tfm
 
 # %% ../nbs/01_data.ipynb #e00a7116
-def celeba_transform(size:int=64, train:bool=False):
+def celeba_transform(size:int=64, # output side in pixels
+                     train:bool=False # add a random horizontal flip
+                    ):
     "CelebA: the 108x108 square at (55, 35) of the aligned 178x218 image, resized; flipped if `train`."
     return _crop_transform(55, 35, 108, size, train)
 
 # %% ../nbs/01_data.ipynb #55e91448
-def ffhq_transform(size:int=64, train:bool=False):
+def ffhq_transform(size:int=64, # output side in pixels
+                   train:bool=False # add a random horizontal flip
+                  ):
     "FFHQ thumbnails: crop 88x88 at (20, 20) of the 128x128 image, resize to `size`; flip when `train`."
     return _crop_transform(20, 20, 88, size, train)
 

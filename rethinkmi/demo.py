@@ -12,7 +12,7 @@ import torch
 from fastcore.basics import patch
 from torch import nn
 
-from .core import RunDir, default_device, fingerprint
+from .core import DPI, RunDir, default_device, fingerprint
 from .demo_models import DemoModels, DemoModelSettings, demo_models, student_archs
 from .distill import distill_students
 from .distributed import agree, gather, get_rank, get_world_size, is_main, process_group
@@ -185,7 +185,10 @@ def gan(self:Demo, method:str, # "gmi" or "kedmi"
 
 # %% ../nbs/10_demo.ipynb #478cd153
 @patch
-def attack_inputs(self:Demo, method:str, variant:str, public:str) -> tuple:
+def attack_inputs(self:Demo, method:str, # "gmi" or "kedmi"
+                  variant:str, # "baseline", "lom", "ma", "lomma" or "lomma+l2"
+                  public:str # "same" or "shifted"
+                 ) -> tuple:
     "What one attack needs: G, D, [target, *students], P_reg or None."
     v = variant_config(variant)
     G, D = self.gan(method, public)
@@ -241,7 +244,10 @@ def _invert(self:Demo, method:str, variant:str, inputs:tuple, ckpt:Path, callbac
 
 # %% ../nbs/10_demo.ipynb #f05c800e
 @patch
-def images(self:Demo, method:str, variant:str, public:str) -> torch.Tensor:
+def images(self:Demo, method:str, # "gmi" or "kedmi"
+           variant:str, # "baseline", "lom", "ma", "lomma" or "lomma+l2"
+           public:str # "same" or "shifted"
+          ) -> torch.Tensor:
     "The reconstructions of one attack, (n_ids, n_seeds, 3, S, S) in [0, 1]."
     art = self.attack(method, variant, public)
     G = self.gan(method, public)[0]
@@ -249,7 +255,10 @@ def images(self:Demo, method:str, variant:str, public:str) -> torch.Tensor:
 
 # %% ../nbs/10_demo.ipynb #490da993
 @patch
-def results_row(self:Demo, method:str, variant:str, public:str) -> dict:
+def results_row(self:Demo, method:str, # "gmi" or "kedmi"
+                variant:str, # "baseline", "lom", "ma", "lomma" or "lomma+l2"
+                public:str # "same" or "shifted"
+               ) -> dict:
     "The row of one attack: `evaluate_attack`'s numbers, the second judge's (`judge_entries`), the seconds."
     x, y, seeds = self._judged(method, variant, public)
     m = self.models
@@ -282,7 +291,8 @@ def table_headers(s:dict # the settings of a demo run (`demo_settings`)
 
 # %% ../nbs/10_demo.ipynb #eff266fd
 @patch
-def reconstructions_figure(self:Demo, method:str, public:str, # which method and public setting
+def reconstructions_figure(self:Demo, method:str, # "gmi" or "kedmi"
+                           public:str, # "same" or "shifted"
                            n_ids:int=6 # identities (rows) shown
                           ):
     "Per identity: private images, then each variant's first reconstruction (green: E names the identity)."
@@ -292,10 +302,10 @@ def reconstructions_figure(self:Demo, method:str, public:str, # which method and
     x = x.flatten(0, 1)
     correct = evaluate_images(self.models.evaluation, x, labels, device=self.device)["correct"]
     train = self.models.train
-    fig = reconstruction_grid((train.images, train.labels), x, labels, correct, n_private=2,
-                              n_fake=len(variants))
+    fig = reconstruction_grid((train.images, train.labels), x, labels, correct, labels.unique().tolist(),
+                              n_private=2, n_fake=len(variants))
     names = ", ".join(VARIANT_NAMES[v] for v in variants)
-    fig.axes[0].set_title(f"{METHOD_NAMES[method]}, public {public}: private x 2 | {names}", fontsize=7)
+    fig.axes[0].set_title(f"{METHOD_NAMES[method]}, public {public}\nprivate x 2 | {names}", fontsize=10)
     return fig
 
 # %% ../nbs/10_demo.ipynb #01264a52
@@ -339,7 +349,7 @@ def run_demo(out:str="rethinkmi-demo", # the run folder: every stage is cached t
              # the quick preset (a few minutes on a laptop CPU) instead of the full demo
              quick:bool=False,
              device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
-             seed:int|None=None, # seeds every stage (default: 0, or the seed in `settings`)
+             seed:int|None=None, # seeds every stage (default: 0; a rerun keeps its run's seed)
              # torch CPU threads (1 suits small networks and shared machines; 0: torch's default)
              threads:int=1,
              settings:dict|None=None # full settings (from a run.json), replacing the preset
@@ -389,7 +399,7 @@ def _save(fig, p:Path, dpi:int) -> Path:
     return p
 
 # %% ../nbs/10_demo.ipynb #15a33f4f
-def _write_figures(demo:Demo, table:ResultsTable, dpi:int=65) -> list[Path]:
+def _write_figures(demo:Demo, table:ResultsTable, dpi:int=DPI) -> list[Path]:
     "Write the grids and the summary figure; their paths."
     s, out = demo.settings, demo.out
     paths = [_save(demo.reconstructions_figure(m, p), out/"grids"/f"{m}-{p}.png", 2 * dpi)

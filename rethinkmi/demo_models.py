@@ -85,7 +85,9 @@ class DemoModels:
         c = self.config
         return self._faces(c["n_ids"], c["n_test"], first_index=c["n_train"])
 
-    def public(self, style:str="celeba") -> SynthFaces:
+    def public(self,
+               style:str="celeba" # "celeba" or "ffhq" (the shifted style)
+              ) -> SynthFaces:
         "The public split of `style` (other identities), drawn once and kept."
         cache, c = self.__dict__.setdefault("_public", {}), self.config
         if style not in cache:

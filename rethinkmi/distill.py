@@ -283,7 +283,7 @@ def distill_students(teacher:nn.Module, # the target: a classifier returning (fe
                      opts:TrainOptions|None=None, # each student's run (its seed also seeds the weights)
                      pretrained:bool=False, # start EfficientNets from ImageNet weights (`load_imagenet`)
                      **kwargs # `distill`'s test_data, T, l2_weight, pseudo; `StudentRecipe`'s fields
-                    ) -> tuple[list[nn.Module], list[dict]]:
+                    ) -> tuple[list[nn.Module], list[dict]]: # the frozen students, their histories
     "Distil one student per architecture, cached in `root`; return the frozen students and their histories."
     o, (own, r) = TrainOptions.fill(opts, **_DEFAULTS), _split_settings(kwargs)
     run = None if root is None else root if isinstance(root, RunDir) else RunDir(root)
@@ -301,6 +301,10 @@ def distill_students(teacher:nn.Module, # the target: a classifier returning (fe
         students.append(freeze(m.to(dev)))
         histories.append(h)
     return students, histories
+# docments read on through `distill` to the recipe's fields (the generated `__init__` of a dataclass,
+# where `delegates` points, has no source to read them from)
+distill.__delwrap__ = StudentRecipe
+distill_students.__delwrap__ = distill
 
 # %% ../nbs/06_distill.ipynb #6232f90d
 def imagenet_file(arch:str # a torchvision EfficientNet, e.g. "efficientnet_b0"

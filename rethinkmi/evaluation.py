@@ -226,7 +226,8 @@ def private_features(model:nn.Module, # the evaluation model (or any feature ext
     return r["features"], r["labels"]
 
 # %% ../nbs/08_evaluation.ipynb #3043f9c1
-def images_labels(data) -> tuple[Tensor, Tensor]:
+def images_labels(data # a `SynthFaces`, anything with `tensors()`, or an (images, labels) pair
+                 ) -> tuple[Tensor, Tensor]:
     "Images and labels of a `SynthFaces` (uint8), anything with `tensors()`, or an (images, labels) pair."
     images, labels = getattr(data, "images", None), getattr(data, "labels", None)
     if isinstance(images, Tensor) and isinstance(labels, Tensor): return images, labels

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from fastcore.basics import patch
 
-from .core import default_device
+from .core import DPI, default_device
 from .evaluation import evaluate_images
 from .results import framed
 from .losses import topk_hits
@@ -93,7 +93,9 @@ def _check_identity(identity:int, ids:list, out:Path):
 
 # %% ../nbs/45_explorer.ipynb #fc9652e1
 @patch
-def identity(self:RunView, method:str, variant:str, public:str, # the attack (see `RunView.attack`)
+def identity(self:RunView, method:str, # "gmi" or "kedmi" (see `RunView.attack`)
+             variant:str, # "baseline", "lom", "ma", "lomma" or "lomma+l2"
+             public:str, # "same" or "shifted"
              identity:int, # an attacked identity, one of `self.ids`
              n_private:int=5 # private training images to include
             ) -> dict:
@@ -124,8 +126,8 @@ def _attack_name(d:dict) -> str:
 def _panels(n:int, k:int, imsize:float, dpi:int):
     "3 x `n` axes, all off: private images, reconstructions, `k` lines of text."
     import matplotlib.pyplot as plt
-    line = 0.15  # inches per line of text
-    size = (n * imsize + 0.2, 2 * imsize + line * k + 0.7)
+    line = 0.19  # inches per line of 9-point text
+    size = (n * imsize + 0.2, 2 * imsize + line * k + 0.5)
     fig, axs = plt.subplots(3, n, figsize=size, dpi=dpi, squeeze=False, layout="constrained",
                             gridspec_kw=dict(height_ratios=[imsize, imsize, line * k]))
     for ax in axs.flat:
@@ -137,14 +139,14 @@ def _guesses(ax, d:dict, j:int, k:int):
     "E's guesses for reconstruction `j` of `d`, a line each."
     for i, (c, q) in enumerate(zip(d["guesses"][j].tolist(), d["probs"][j].tolist())):
         mine = c == d["identity"]
-        ax.text(0.5, 1 - i / k, f"id {c}: {q:.0%}", ha="center", va="top", fontsize=7,
+        ax.text(0.5, 1 - i / k, f"id {c}: {q:.0%}", ha="center", va="top", fontsize=9,
                 transform=ax.transAxes, color=(0.1, 0.55, 0.15) if mine else "black",
                 fontweight="bold" if mine else "normal")
 
 # %% ../nbs/45_explorer.ipynb #fec3b260
 def identity_figure(d:dict, # what `RunView.identity` returns
                     imsize:float=1.0, # inches per image
-                    dpi:int=65 # figure resolution
+                    dpi:int=DPI # figure resolution
                    ):
     "Private images over reconstructions, framed green (E's top-1 is the identity) or red, over E's top-5."
     priv, fakes, k = d["private"], d["images"], d["guesses"].shape[1]
@@ -156,9 +158,8 @@ def identity_figure(d:dict, # what `RunView.identity` returns
         colour = (0.1, 0.7, 0.2) if hit else (0.85, 0.1, 0.1)
         axs[1, j].imshow(framed(x[None].clamp(0, 1), colour, p)[0].permute(1, 2, 0).numpy())
         _guesses(axs[2, j], d, j, k)
-    axs[0, 0].set_title("private", fontsize=7, loc="left")
-    axs[1, 0].set_title("reconstructions (E's top-5 below)", fontsize=7, loc="left")
-    fig.suptitle(describe(d).replace(": ", ":\n", 1), fontsize=7)  # two lines: few columns are narrow
+    axs[0, 0].set_title("private", fontsize=10, loc="left")
+    axs[1, 0].set_title("reconstructions (E's top-5 below)", fontsize=10, loc="left")
     return fig
 
 # %% ../nbs/45_explorer.ipynb #2a90054e
@@ -166,11 +167,10 @@ class Explorer:
     "Controls (`method`, `variant`, `public`, `identity`) and displays (`summary`, `image`) over a `RunView`."
     def __init__(self, view:RunView, # the run to look at
                  n_private:int=5, # private images per identity
-                 imsize:float=0.9, # inches per image of the figure
-                 dpi:int=65 # resolution of the figure
+                 imsize:float=1.0 # inches per image of the figure
                 ):
         W = _widgets()
-        self.view, self.n_private, self.imsize, self.dpi, self.shown = view, n_private, imsize, dpi, {}
+        self.view, self.n_private, self.imsize, self.shown = view, n_private, imsize, {}
         self._controls(W)
         controls = W.HBox([self.method, self.variant, self.public])
         self.ui = W.VBox([controls, self.identity, self.summary, self.image])
@@ -214,28 +214,29 @@ def update(self:Explorer):
     try:
         d = self.view.identity(self.method.value, self.variant.value, self.public.value, self.identity.value,
                                self.n_private)
-        png = _png(identity_figure(d, self.imsize, self.dpi), self.dpi)
+        fig = identity_figure(d, self.imsize)
+        width, png = f"{round(fig.get_size_inches()[0] * DPI)}px", _png(fig)
     except Exception as e:
         self.summary.value = f'<span style="color:#c00">{html.escape(str(e))}</span>'
         raise
     colour = "#1a8c26" if d["top1"].any() else "inherit"
-    self.image.value = png
+    self.image.value, self.image.layout.width = png, width
     self.summary.value = f'<span style="color:{colour}">{html.escape(describe(d))}</span>'
     self.shown = d
 
 # %% ../nbs/45_explorer.ipynb #7e6400c1
-def _png(fig, dpi:int) -> bytes:
-    "`fig` as PNG bytes; the figure is closed."
+def _png(fig) -> bytes:
+    "`fig` as PNG bytes at twice `DPI`; the figure is closed."
     import matplotlib.pyplot as plt
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=2 * DPI)
     plt.close(fig)
     return buf.getvalue()
 
 # %% ../nbs/45_explorer.ipynb #77a56180
 def explore(out:str|Path|RunView, # a finished demo run's folder or `RunView`
             device=None, # see `default_device`
-            **kwargs # `n_private`, `imsize`, `dpi` of `Explorer`
+            **kwargs # `n_private`, `imsize` of `Explorer`
            ) -> Explorer:
     "A demo run's viewer: pick an attack and an identity; see its images and E's top-5."
     return Explorer(out if isinstance(out, RunView) else RunView(out, device), **kwargs)

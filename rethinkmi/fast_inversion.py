@@ -47,10 +47,12 @@ def fold_batchnorm(model:nn.Module # a network in eval mode; modified in place
 # %% ../nbs/06a_fast_inversion.ipynb #e9492f19
 class Subsample(nn.Module):
     "Every `stride`-th pixel of each column and row: `nn.MaxPool2d(1, stride)` without its indices."
-    def __init__(self, stride:tuple[int, int]):
+    def __init__(self, stride:tuple[int, int] # (rows, columns): the pooling's stride
+                ):
         super().__init__()
         self.stride = stride
-    def forward(self, x): return x[..., ::self.stride[0], ::self.stride[1]]
+    def forward(self, x # (..., H, W) maps
+               ): return x[..., ::self.stride[0], ::self.stride[1]]
 
 # %% ../nbs/06a_fast_inversion.ipynb #9aec779b
 def _subsampling(m:nn.Module) -> nn.Module|None:
@@ -146,7 +148,8 @@ class S2DConv(nn.Module):
 
 # %% ../nbs/06a_fast_inversion.ipynb #0fe126a8
 @patch
-def forward(self:S2DConv, x):
+def forward(self:S2DConv, x # the layer's input, (N, C, H, W)
+           ):
     if not (x.requires_grad and _blocks_fit(self.conv, *x.shape[-2:], False)): return self.conv(x)
     return _S2DInputGrad.apply(x, self.conv, self.W, self.P)
 
@@ -178,7 +181,8 @@ class S2DConvTranspose(nn.Module):
 
 # %% ../nbs/06a_fast_inversion.ipynb #d5d197fd
 @patch
-def forward(self:S2DConvTranspose, x):
+def forward(self:S2DConvTranspose, x # the layer's input, (N, C, H, W)
+           ):
     if not _blocks_fit(self.convt, *x.shape[-2:], True): return self.convt(x)
     return _S2DTransposed.apply(x, self.convt, self.W, self.b, self.P)
 
@@ -268,7 +272,9 @@ def __call__(self:GraphedStep, t:int) -> Tensor:
     return self.sums.clone()
 
 # %% ../nbs/06a_fast_inversion.ipynb #fcd664e3
-def capture_step(att, chunk:int) -> GraphedStep|None:
+def capture_step(att, # the attack state, on a CUDA device
+                 chunk:int # latents per chunk
+                ) -> GraphedStep|None:
     "The step as a CUDA graph, or None (with a warning) when it cannot be captured."
     try: return GraphedStep(att, chunk)
     except RuntimeError as e:
@@ -287,9 +293,10 @@ def cudnn_autotune(device:torch.device # the attack's device: only CUDA turns it
     try: yield
     finally: torch.backends.cudnn.benchmark = old
 
-# %% ../nbs/06a_fast_inversion.ipynb #574f34e0
+# %% ../nbs/06a_fast_inversion.ipynb #6b18a854
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3    # `mallopt`'s parameter numbers (glibc's malloc.h)
 
+# %% ../nbs/06a_fast_inversion.ipynb #574f34e0
 def _glibc():
     "The process's C library if it is glibc on Linux (it has `mallopt`), else None."
     if not sys.platform.startswith("linux"): return None

@@ -73,7 +73,8 @@ class InceptionPool(nn.Module):
         self.label = ("Inception-v3 pool, pytorch-fid weights" if source == "pytorch-fid"
                       else "Inception-v3 pool, torchvision ImageNet weights (not the TF FID network)")
 
-    def forward(self, x):
+    def forward(self, x # N x 3 x 299 x 299 images in [0, 1]
+               ):
         if self.source == "pytorch-fid": return self.net(x)[0].flatten(1)
         return self.net((x - self.mean) / self.std).flatten(1)
 

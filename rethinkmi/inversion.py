@@ -6,7 +6,7 @@
 from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +24,8 @@ __all__ = ['VARIANTS', 'PRIORS', 'ATTACKS', 'Variant', 'variant_config', 'gmi_pr
            'resolve_variant', 'resume_attack', 'log_and_save', 'save_and_stop']
 
 # %% ../nbs/07_inversion.ipynb #707a4ea4
-class Variant(NamedTuple):
+@dataclass(frozen=True)
+class Variant:
     "What a named attack variant changes: its identity loss, its models, its use of P_reg."
     identity:str # identity loss: "ce" or "logit"
     students:bool # attack the students with the target (model augmentation, MA)
@@ -63,7 +64,8 @@ def kedmi_prior(D:nn.Module, # KEDMI's discriminator: (features, K logits)
 PRIORS = {"gmi": gmi_prior, "kedmi": kedmi_prior}
 
 # %% ../nbs/07_inversion.ipynb #df2edffc
-def latent_losses(G:nn.Module, D:nn.Module, # generator and discriminator (critic)
+def latent_losses(G:nn.Module, # generator
+                  D:nn.Module, # discriminator (critic)
                   models:Sequence[nn.Module], # target first, then students; each returns (features, logits)
                   z:Tensor, # (B, z_dim) latents
                   labels:Tensor, # (B,) identity of each latent
@@ -93,7 +95,8 @@ def nesterov_step(z:Tensor, # latents, updated in place
     z.add_(-momentum * v_prev + (1 + momentum) * v).clamp_(-clip, clip)
 
 # %% ../nbs/07_inversion.ipynb #b8fd5c2c
-def kedmi_sample(mu:Tensor, log_var:Tensor, # (B, z_dim) means and log-variances
+def kedmi_sample(mu:Tensor, # (B, z_dim) means
+                 log_var:Tensor, # (B, z_dim) log-variances
                  eps:Tensor, # (B, z_dim) standard normal noise
                  clip:float=1.0 # clip to [-clip, clip]
                 ) -> Tensor:
@@ -161,7 +164,9 @@ def latents(self:Inversion, sl:slice, # which latents
 
 # %% ../nbs/07_inversion.ipynb #a5bd77a7
 @patch
-def references(self:Inversion, sl:slice, t:int|Tensor) -> Tensor|None:
+def references(self:Inversion, sl:slice, # which latents
+               t:int|Tensor # the step
+              ) -> Tensor|None:
     "P_reg references of slice `sl` at step `t`."
     if self.p_reg is None: return None
     n = len(self.y[sl])
@@ -170,7 +175,9 @@ def references(self:Inversion, sl:slice, t:int|Tensor) -> Tensor|None:
 
 # %% ../nbs/07_inversion.ipynb #ea89e8ed
 @patch
-def backward(self:Inversion, sl:slice, t:int|Tensor) -> Tensor:
+def backward(self:Inversion, sl:slice, # which latents
+             t:int|Tensor # the step
+            ) -> Tensor:
     "Accumulate the gradients of the latents of `sl` at step `t`; their summed losses."
     with torch.autocast(self.labels.device.type, torch.bfloat16, enabled=self.amp, cache_enabled=False):
         prior, iden = self.loss_fn(self.latents(sl, t), self.y[sl], self.references(sl, t))
@@ -201,7 +208,8 @@ def state_dict(self:Inversion) -> dict:
 
 # %% ../nbs/07_inversion.ipynb #b02c784c
 @patch
-def load_state_dict(self:Inversion, sd:dict):
+def load_state_dict(self:Inversion, sd:dict # what `Inversion.state_dict` returned
+                   ):
     "Restore the state `state_dict` returned."
     with torch.no_grad():
         for k in (["z", "v"] if self.method == "gmi" else ["mu", "log_var"]): getattr(self, k).copy_(sd[k])
@@ -227,7 +235,7 @@ def _losses(nets:list, method:str, a:Attack) -> Callable:
 @dataclass(frozen=True)
 class Records:
     "What an attack writes down as it runs."
-    ckpt_path:str|Path|None=None # the checkpoint file: resumed from, saved to
+    ckpt_path:str|Path|None=None # resumed from and saved to
     ckpt_every:int=300 # steps between checkpoints
     log_every:int=100 # steps between loss-history entries
     def __post_init__(self):
@@ -299,7 +307,11 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
         return _result(att, labels, steps, values, run.chunk)
 
 # %% ../nbs/07_inversion.ipynb #871ee86d
-def resolve_variant(variant:str|None, models, identity:str, p_reg):
+def resolve_variant(variant:str|None, # a name in `VARIANTS` (`None`: the inputs as they are)
+                    models, # the target, or a list: the target first, then the students
+                    identity:str, # the identity loss asked for without a variant
+                    p_reg # a `PReg`, or `None`
+                   ):
     "Apply a named variant to (models, identity, p_reg), with clear errors when the inputs cannot serve it."
     models = list(models) if isinstance(models, (list, tuple)) else [models]
     if not models: raise ValueError("models must hold the target (first) and any students")
@@ -359,7 +371,10 @@ def _save(att, path, fingerprint:str, step:int, steps:list, values:list):
 
 # %% ../nbs/07_inversion.ipynb #d450f350
 def resume_attack(att, # the attack state: an `Inversion`, or another with `(load_)state_dict` and `labels`
-                  path, fingerprint:str, iters:int) -> tuple[int, list, list]:
+                  path, # the checkpoint file (`None` or missing: start afresh)
+                  fingerprint:str, # the attack's settings: a file saved with others is refused
+                  iters:int # steps in all: a file past them is refused
+                 ) -> tuple[int, list, list]:
     "Load the state saved at `path` into `att` if the file exists: (steps done, logged steps, logged values)."
     if path is None or not Path(path).exists(): return 0, [], []
     ck = load_checkpoint(path, unwrap=False)
@@ -372,7 +387,15 @@ def resume_attack(att, # the attack state: an `Inversion`, or another with `(loa
     return ck["step"], list(ck["log_steps"]), [v.to(att.labels.device) for v in ck["log_values"]]
 
 # %% ../nbs/07_inversion.ipynb #7a3d0ad4
-def log_and_save(att, sums, t:int, iters:int, records:Records, fingerprint:str, steps:list, values:list):
+def log_and_save(att, # the attack state
+                 sums, # (2,) tensor: the step's summed prior and identity losses
+                 t:int, # the step just done
+                 iters:int, # steps in all
+                 records:Records, # when to log and to save
+                 fingerprint:str, # the attack's settings, saved with the state
+                 steps:list, # the logged steps, appended to
+                 values:list # the logged mean losses, appended to
+                ):
     "After step `t`: log the mean losses and save a checkpoint when `records` asks for them."
     if t % records.log_every == 0 or t == iters - 1:
         steps.append(t)
@@ -381,7 +404,15 @@ def log_and_save(att, sums, t:int, iters:int, records:Records, fingerprint:str, 
         _save(att, records.ckpt_path, fingerprint, t + 1, steps, values)
 
 # %% ../nbs/07_inversion.ipynb #cedf81a6
-def save_and_stop(stop:StopRequests, att, t:int, iters:int, path, fingerprint:str, steps:list, values:list):
+def save_and_stop(stop:StopRequests, # the stop requests, which exit
+                  att, # the attack state
+                  t:int, # the step just done
+                  iters:int, # steps in all
+                  path, # the checkpoint file
+                  fingerprint:str, # the attack's settings, saved with the state
+                  steps:list, # the logged steps
+                  values:list # the logged mean losses
+                 ):
     "After step `t`, on a stop request: save the attack's state, print where, and exit (`Interrupted`)."
     _save(att, path, fingerprint, t + 1, steps, values)
     stop.stop(f"{att.method} inversion at step {t + 1}/{iters}", path)
@@ -393,6 +424,7 @@ def _history(steps:list, values:list, id_weight:float) -> dict:
     return {"step": list(steps), "prior": v[:, 0].tolist(), "identity": v[:, 1].tolist(),
             "loss": (v[:, 0] + id_weight * v[:, 1]).tolist()}
 
+# %% ../nbs/07_inversion.ipynb #e765fa4c
 def _result(att:Inversion, labels:Tensor, steps:list, values:list, chunk:int) -> InversionResult:
     "`invert`'s result."
     kedmi = (att.mu.detach().cpu(), att.log_var.detach().cpu()) if att.method == "kedmi" else (None, None)

@@ -66,7 +66,9 @@ def _footprint(run, p:int, quantum:int) -> tuple[float, float]:
     return per, max(0, big - per * p)
 
 # %% ../nbs/00a_memory.ipynb #f2e6002c
-def cpu_chunk(run:Callable[[slice], None], n:int, quantum:int, # as for `auto_chunk`
+def cpu_chunk(run:Callable[[slice], None], # one forward/backward on the items of a slice
+              n:int, # items in all
+              quantum:int, # the chunk is a multiple of this
               p:int, # items in the probe chunk
               budget:int|None, # bytes a pass may take; None: no limit, all `n` in one chunk
               source:str, # where the budget comes from (for the error message)

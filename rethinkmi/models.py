@@ -42,7 +42,12 @@ def _check_input_images(x:torch.Tensor, name:str, size:int):
         raise ValueError(f"{name} expects N x 3 x {size} x {size} images, got {got}")
 
 # %% ../nbs/02_models.ipynb #634a1cb6
-def conv_bn_relu(c_in:int, c_out:int, k:int=3, stride:int=1, groups:int=1) -> nn.Sequential:
+def conv_bn_relu(c_in:int, # input channels
+                 c_out:int, # output channels
+                 k:int=3, # kernel side
+                 stride:int=1, # convolution stride
+                 groups:int=1 # convolution groups (`c_in`: depthwise)
+                ) -> nn.Sequential:
     "A k x k convolution (same padding, no bias) followed by BatchNorm and ReLU."
     return nn.Sequential(nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False),
                          nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
@@ -74,7 +79,11 @@ class TinyVGG(_Tiny):
 # %% ../nbs/02_models.ipynb #4a9ee966
 class BasicBlock(nn.Module):
     "Two 3x3 conv+BN (ReLU between) added to a 1x1 conv+BN projection of the input, then ReLU."
-    def __init__(self, c_in:int, c_out:int, stride:int=2):
+    def __init__(self,
+                 c_in:int, # input channels
+                 c_out:int, # output channels
+                 stride:int=2 # stride of the first convolution and of the projection
+                ):
         super().__init__()
         self.res = nn.Sequential(conv_bn_relu(c_in, c_out, 3, stride),
                                  nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out))
@@ -113,7 +122,10 @@ class TinyStudent(_Tiny):
         super().__init__("tiny_student", _student_body, 8, n_classes, width, input_size)
 
 # %% ../nbs/02_models.ipynb #965c8abf
-def sep_block(c_in:int, c_out:int, stride:int=2) -> nn.Sequential:
+def sep_block(c_in:int, # input channels
+              c_out:int, # output channels
+              stride:int=2 # stride of the depthwise convolution
+             ) -> nn.Sequential:
     "A depthwise-separable block: 3x3 depthwise conv+BN+ReLU (stride `stride`), then 1x1 conv+BN+ReLU."
     return nn.Sequential(conv_bn_relu(c_in, c_in, 3, stride, groups=c_in), conv_bn_relu(c_in, c_out, 1))
 
@@ -164,7 +176,11 @@ class VGG16(Classifier):
 # %% ../nbs/02_models.ipynb #4b13830f
 class IRUnit(nn.Module):
     "face.evoLVe's bottleneck_IR: BN, 3x3 conv, PReLU, 3x3 conv (strided), BN, plus a shortcut."
-    def __init__(self, c_in:int, c_out:int, stride:int):
+    def __init__(self,
+                 c_in:int, # input channels
+                 c_out:int, # output channels
+                 stride:int # stride of the second convolution and of the shortcut
+                ):
         super().__init__()
         self.shortcut_layer = (nn.MaxPool2d(1, stride) if c_in == c_out else  # keeps every stride-th pixel
             nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)))
@@ -278,7 +294,7 @@ def _conv_up(c_in, c_out, upsample, bias):
 
 # %% ../nbs/02_models.ipynb #16f1544c
 def _up(c_in, c_out, upsample="transpose"):
-    "Double the side with `_conv_up` (no bias), then BN and ReLU."
+    "Double the side with _conv_up (no bias), then BN and ReLU."
     return nn.Sequential(_conv_up(c_in, c_out, upsample, False), nn.BatchNorm2d(c_out), nn.ReLU())
 
 # %% ../nbs/02_models.ipynb #6e5c544b
@@ -393,7 +409,8 @@ def resize_to(x:torch.Tensor, # N x 3 x H x W images
     return F.interpolate(x, (size, size), mode="bilinear", align_corners=False, antialias=size < x.shape[-1])
 
 # %% ../nbs/02_models.ipynb #20e8e8aa
-def freeze(model:nn.Module) -> nn.Module:
+def freeze(model:nn.Module # the network to freeze, in place
+          ) -> nn.Module:
     "Set `requires_grad=False` on every parameter and switch to eval mode; returns `model`."
     for p in model.parameters(): p.requires_grad_(False)
     return model.eval()

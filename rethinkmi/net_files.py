@@ -101,7 +101,9 @@ def _describe(kind:str, v:list, n_show:int) -> str:
     return f"{len(v)} {kind}: " + ", ".join(map(fmt, v[:n_show])) + (" ..." if len(v) > n_show else "")
 
 # %% ../nbs/02a_net_files.ipynb #a1ab5707
-def check_layout(model:nn.Module, sd:Mapping, name:str, # shown in the error: the file and the layout
+def check_layout(model:nn.Module, # the model to load into
+                 sd:Mapping, # the state dict read from a file
+                 name:str, # shown in the error: the file and the layout
                  n_show:int=3 # mismatches listed per kind
                 ):
     "Raise `LayoutMismatchError` listing the first mismatches unless `sd` fits `model` exactly."
@@ -191,7 +193,8 @@ def unused_tensors(model:nn.Module, # a model in the mode to test (eval: running
     return [k for k in names if not _output_change(model, x, sd, k, g, ref) > rtol * ref.abs().max()]
 
 # %% ../nbs/02a_net_files.ipynb #c92b43b0
-def dead_tensors(model:nn.Module) -> list[str]:
+def dead_tensors(model:nn.Module # the network to inspect
+                ) -> list[str]:
     "Keys of conv biases that feed an InstanceNorm directly, which cancels them: IN(Wx + b) = IN(Wx)."
     out, mods = [], list(model.named_modules())
     for (n, m), (_, nxt) in zip(mods, mods[1:]):

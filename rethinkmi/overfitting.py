@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from .core import DPI
 from .evaluation import embed_images
 from .losses import ce_loss, logit_loss
 
@@ -105,7 +106,7 @@ def plot_loss_histograms(target_losses:Tensor, # (N,) losses on the target
     import matplotlib.pyplot as plt
     t, u = _target_unseen(target_losses, unseen_losses, torch.float32)
     names = _unseen_names(names, len(u))
-    if ax is None: _, ax = plt.subplots(figsize=(3.6, 2.3), dpi=65)
+    if ax is None: _, ax = plt.subplots(figsize=(4.5, 2.8), dpi=DPI)
     edges = _shared_edges(t, u, bins)
     for v, name in [(t, "target"), *zip(u, names)]:
         ax.hist(v.numpy(), edges, histtype="step", label=f"{name} (mean {v.mean():.2f})")
@@ -113,12 +114,12 @@ def plot_loss_histograms(target_losses:Tensor, # (N,) losses on the target
 
 # %% ../nbs/09_overfitting.ipynb #29c32bd4
 def _label_axis(ax, title:str|None, xlabel:str):
-    "`ax` with its labels, small ticks, a legend and, when given, a title."
-    ax.set_xlabel(xlabel, fontsize=8)
-    ax.set_ylabel("reconstructions", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6)
-    if title: ax.set_title(title, fontsize=9)
+    "`ax` with its labels, ticks, a legend and, when given, a title."
+    ax.set_xlabel(xlabel, fontsize=10)
+    ax.set_ylabel("reconstructions", fontsize=10)
+    ax.tick_params(labelsize=9)
+    ax.legend(fontsize=9)
+    if title: ax.set_title(title, fontsize=10)
     return ax
 
 # %% ../nbs/09_overfitting.ipynb #e7b11aa4

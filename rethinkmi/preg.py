@@ -134,7 +134,7 @@ def _features(model:nn.Module, # forward returns (features, logits)
 
 # %% ../nbs/05_preg.ipynb #ce2298a3
 def _to(x:Tensor, device, dtype:torch.dtype) -> Tensor:
-    "`x` on `device`, and in `dtype` when it holds floats (other images are left for `_features` to refuse)."
+    "`x` on `device`, and in `dtype` when it holds floats (other images are left for _features to refuse)."
     return x.to(device, dtype) if x.is_floating_point() else x.to(device)
 
 # %% ../nbs/05_preg.ipynb #2bcdfa5f

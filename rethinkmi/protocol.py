@@ -6,7 +6,7 @@
 from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence, get_args
 
 import torch
 from fastcore.basics import patch
@@ -14,10 +14,11 @@ from PIL import Image
 
 from .core import seed_everything
 from .data import SplitDataset, celeba_transform, ffhq_transform
+from .demo import METHOD_NAMES
 from .distill import check_imagenet, distill_students
 from .distributed import agree, is_main, process_group
 from .models import Generator
-from .parity import resolve_protocol
+from .parity import PROTOCOLS, resolve_protocol
 from .net_files import build_net, classifier_kwargs, load_net, parse_archs, save_net
 from .preg import PReg
 from .runs import check_output, finish_run, flat_arguments, start_run
@@ -25,9 +26,10 @@ from .train_loop import TrainOptions
 from .training import train_classifier, train_gmi_gan, train_kedmi_gan
 
 # %% auto #0
-__all__ = ['PAPER', 'PUBLIC_DATASET', 'TRANSFORMS', 'split_data', 'parse_ids', 'TargetFile', 'PublicImages', 'ClassifierNet',
-           'ClassifierTraining', 'run_train_classifier', 'GanTraining', 'run_train_gan', 'DistillTraining', 'Students',
-           'run_distill', 'run_preg', 'begin_command', 'fake_celeba']
+__all__ = ['PAPER', 'PUBLIC_DATASET', 'TRANSFORMS', 'DataSet', 'PublicSetting', 'GanKind', 'ProtocolName', 'Schedule',
+           'split_data', 'parse_ids', 'TargetFile', 'PublicImages', 'ClassifierNet', 'ClassifierTraining',
+           'run_train_classifier', 'GanTraining', 'run_train_gan', 'DistillTraining', 'Students', 'run_distill',
+           'run_preg', 'begin_command', 'fake_celeba']
 
 # %% ../nbs/42_protocol.ipynb #af694040
 PAPER = dict(n_classes=1000, size=64, targets=["IR152", "VGG16", "FaceNet64"], evaluation="FaceNet",
@@ -38,6 +40,13 @@ PAPER = dict(n_classes=1000, size=64, targets=["IR152", "VGG16", "FaceNet64"], e
 # %% ../nbs/42_protocol.ipynb #6018a5d8
 PUBLIC_DATASET = {"same": "celeba", "shifted": "ffhq"}  # public setting -> the data set of its images
 TRANSFORMS = {"celeba": celeba_transform, "ffhq": ffhq_transform}  # data set -> its crop (`01_data`)
+
+# %% ../nbs/42_protocol.ipynb #d8d6beed
+DataSet = Literal[tuple(TRANSFORMS)]  # the crop of a data set's images
+PublicSetting = Literal[tuple(PUBLIC_DATASET)]  # the attacker's public data: same or shifted
+GanKind = Literal[tuple(METHOD_NAMES)]  # the GAN of GMI or of KEDMI
+ProtocolName = Literal[tuple(PROTOCOLS)]  # ours, the authors' code's (reference) or the report's
+Schedule = Literal["cosine", "onecycle", "step"]  # `lr_schedule`'s
 
 # %% ../nbs/42_protocol.ipynb #8fdcada8
 def split_data(split:str|Path, # a split file
@@ -88,7 +97,7 @@ class PublicImages:
     "The attacker's public images: a split file, the folder of the images, and their crop."
     public:str|None=None # split file of the public images ("<image>" per line); required
     root:str|None=None # folder of the images; required
-    dataset:str="celeba" # the images' crop: celeba (the `same` setting) or ffhq (the `shifted` setting)
+    dataset:DataSet="celeba" # the images' crop: celeba (the `same` setting) or ffhq (the `shifted` setting)
 
 # %% ../nbs/42_protocol.ipynb #35de4a3a
 @patch
@@ -121,7 +130,7 @@ def run_train_classifier(out:str, # the run folder
                          # split file of the private test images (per-epoch accuracy, best epoch)
                          test:str|None=None,
                          net:ClassifierNet=ClassifierNet(), # layout, classes, width, input side
-                         dataset:str="celeba", # the crop of the images: celeba or ffhq
+                         dataset:DataSet="celeba", # the crop of the images
                          training:ClassifierTraining=ClassifierTraining(), # epochs, learning rate, batch size
                          device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
                          seed:int=0 # seeds initialisation and training
@@ -156,10 +165,11 @@ class GanTraining:
 # %% ../nbs/42_protocol.ipynb #ef06b148
 def run_train_gan(out:str, # the run folder
                   images:PublicImages=PublicImages(), # the public images the GAN learns to draw
-                  # "gmi" (WGAN-GP critic) or "kedmi" (semi-supervised discriminator with the target's
+                  # gmi: with a WGAN-GP critic; kedmi: with a semi-supervised discriminator (the target's
                   # soft labels)
-                  kind:str="gmi",
-                  target:TargetFile=TargetFile(), # KEDMI: the target, whose soft labels D learns
+                  kind:GanKind="gmi",
+                  # the target's checkpoint, whose soft labels KEDMI's D learns: required for --kind kedmi
+                  target:TargetFile=TargetFile(),
                   size:int=64, # image side (64 in the paper, 32 for CPU runs)
                   width:int=64, # channel width of G and D (64 in the paper)
                   training:GanTraining=GanTraining(), # epochs, batch size, critic steps, learning rate
@@ -198,8 +208,8 @@ class DistillTraining:
     batch_size:int=64 # images per step
     # EfficientNet students start from ImageNet weights (torchvision's cache); None: the protocol's
     pretrained:bool|None=None
-    # learning-rate schedule: "cosine" or "step" (halved every 20 epochs); None: the protocol's
-    schedule:str|None=None
+    # learning-rate schedule (step: halved every 20 epochs); None: the protocol's
+    schedule:Schedule|None=None
     flip:bool|None=None # random horizontal flips of the public images; None: the protocol's
     amp:bool|None=None # bf16 autocast; None: the protocol's (ours: on CUDA; reference: fp32)
 
@@ -212,7 +222,7 @@ class Students:
 
 # %% ../nbs/42_protocol.ipynb #253b07e0
 def run_distill(out:str, # the run folder
-                target:TargetFile=TargetFile(), # the target (the teacher); required
+                target:TargetFile=TargetFile(), # the target's (the teacher's) checkpoint; required
                 images:PublicImages=PublicImages(), # the public images the students learn on
                 students:Students=Students(), # the students' layouts and input side
                 # split file of the private test images: student accuracy per epoch (never used for training)
@@ -220,7 +230,8 @@ def run_distill(out:str, # the run folder
                 training:DistillTraining=DistillTraining(), # L2 weight, epochs, learning rate, batch size
                 device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
                 seed:int=0, # seeds the students' initialisation and training
-                protocol:str="ours" # "ours", "reference" (the authors' students) or "report" (`41_parity`)
+                # reference: the authors' students; report: the report's (`41_parity`)
+                protocol:ProtocolName="ours"
                ) -> list[Path]:
     ("Distil the target into students on a public split file; write `out/student<i>-<arch>.pt` "
      "and `out/run.json`.")
@@ -247,12 +258,12 @@ def run_distill(out:str, # the run folder
 
 # %% ../nbs/42_protocol.ipynb #1c6c6277
 def run_preg(out:str, # the run folder
-             target:TargetFile=TargetFile(), # the target; required
+             target:TargetFile=TargetFile(), # the target's checkpoint; required
              images:PublicImages=PublicImages(), # the public images its features are measured on
              n:int=5000, # public images used (the paper: 5,000)
              device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
              seed:int=0, # seeds random transforms (none by default)
-             protocol:str="ours" # recorded: P_reg is estimated alike under "ours" and "reference"
+             protocol:ProtocolName="ours" # recorded: P_reg is estimated alike under every protocol
             ) -> Path:
     "Estimate P_reg of the target on a public split file; write `out/p_reg.pt` and `out/run.json`."
     args, out, dev = begin_command(locals(), "P_reg", target=target.target, public=images.public,
@@ -294,7 +305,7 @@ def _check_split_labels(ds:SplitDataset, n:int):
 # %% ../nbs/42_protocol.ipynb #e4545f49
 def _check_gan(kind:str, target:TargetFile):
     "A clear error for an unknown kind of GAN, or a KEDMI GAN without its target."
-    if kind not in ("gmi", "kedmi"): raise ValueError(f"kind must be 'gmi' or 'kedmi', got {kind!r}")
+    if kind not in get_args(GanKind): raise ValueError(f"kind must be 'gmi' or 'kedmi', got {kind!r}")
     if kind == "kedmi" and not target.target:
         raise ValueError("a KEDMI GAN learns the target's soft labels: give --target")
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal, get_args
 
 import torch
 
@@ -15,36 +16,46 @@ from .distributed import agree, is_main
 from .sharding import sharded_invert
 from .evaluation import evaluate_images
 from .fast_inversion import Speed
-from .inversion import Attack, Records, variant_config
+from .inversion import VARIANTS, Attack, Records, variant_config
 from .models import Generator
 from .parity import resolve_protocol
 from .net_files import check_file, load_net
 from .preg import PReg
-from .results import FidOptions, ResultsTable, check_convention, evaluate_attack, reconstruction_grid
+from .results import (CONVENTIONS, FidOptions, ResultsTable, check_convention, evaluate_attack,
+                               reconstruction_grid)
 from .stylegan import load_stylegan
-from .stylegan_attack import StyleAttack
+from .stylegan_attack import SPACES, StyleAttack
 from .runs import finish_run, read_run, start_run
-from .protocol import PUBLIC_DATASET, TargetFile, begin_command, parse_ids, split_data
+from .protocol import (PUBLIC_DATASET, DataSet, ProtocolName, PublicSetting, TargetFile, begin_command,
+                                parse_ids, split_data)
 
 # %% auto #0
-__all__ = ['AttackSettings', 'attack_inputs', 'run_attack', 'EvaluationInputs', 'run_evaluate']
+__all__ = ['Method', 'Space', 'VariantName', 'PRegMode', 'FidImages', 'Convention', 'AttackSettings', 'attack_inputs',
+           'run_attack', 'EvaluationInputs', 'run_evaluate']
+
+# %% ../nbs/42a_protocol_attack.ipynb #2628ee8c
+Method = Literal[(*METHOD_NAMES, "stylegan")]  # the prior: a GAN of GMI or KEDMI, or a StyleGAN2
+Space = Literal[SPACES]  # a StyleGAN2's latent space
+VariantName = Literal[tuple(VARIANTS)]  # the LOMMA variants
+PRegMode = Literal["sample", "fixed"]  # fresh draws of P_reg (the paper), or its mean (the authors' code)
+FidImages = Literal["all", "successful"]  # the reconstructions the Fréchet distance is over
+Convention = Literal[CONVENTIONS]  # whose accuracy columns results.md shows
 
 # %% ../nbs/42a_protocol_attack.ipynb #f3a2384f
 @dataclass(frozen=True)
 class AttackSettings:
     "What an attack does: method, variant, identities, samples, steps, and the rest of the paper's settings."
-    # "gmi", "kedmi" or "stylegan" (a StyleGAN2 file of the rosinality layout as --G; no --D)
-    method:str="kedmi"
-    space:str="w" # stylegan: the latent space attacked, "z", "w" or "w+" (`21_stylegan_attack`)
-    variant:str="lomma" # "baseline", "lom", "ma", "lomma" or "lomma+l2"
+    method:Method="kedmi" # the prior (stylegan: a StyleGAN2 file of the rosinality layout as --G; no --D)
+    space:Space="w" # stylegan: the latent space attacked (`21_stylegan_attack`)
+    variant:VariantName="lomma" # the LOMMA variant (`07_inversion`)
     ids:str="0-299" # identities to attack
     n_seeds:int=5 # GMI: restarts per identity; KEDMI: samples per identity
     iters:int=2400 # optimisation steps
     # the public setting of the GAN's data, for the results table: same (CelebA) or shifted (FFHQ)
-    public:str="same"
+    public:PublicSetting="same"
     lam:float=1.0 # weight of the feature regulariser
-    # "sample" (the paper) or "fixed" (its mean, as the authors' code); None: the protocol's
-    p_reg_mode:str|None=None
+    # sample: fresh draws (the paper); fixed: its mean (the authors' code); None: the protocol's
+    p_reg_mode:PRegMode|None=None
     # latents per forward pass (0: sized from the memory budget: the GPU's free memory, or on a CPU
     # `RETHINKMI_MEMORY`, else the available RAM)
     chunk_size:int=0
@@ -80,9 +91,10 @@ def attack_inputs(target:TargetFile, # the target
 
 # %% ../nbs/42a_protocol_attack.ipynb #f2730386
 def run_attack(out:str, # the run folder
-               target:TargetFile=TargetFile(), # the target; required
+               target:TargetFile=TargetFile(), # the target's checkpoint; required
                G:str|None=None, # the generator's checkpoint; required
-               # the discriminator's checkpoint (GMI: DGWGAN critic; KEDMI: MinibatchDiscriminator); required
+               # the discriminator's checkpoint (GMI: DGWGAN; KEDMI: MinibatchDiscriminator): required but
+               # for --method stylegan
                D:str|None=None,
                students:str="", # the students' checkpoints, comma-separated (variants ma, lomma, lomma+l2)
                # their layouts, comma-separated, for checkpoints without a record (e.g. efficientnet_b0,...)
@@ -92,8 +104,9 @@ def run_attack(out:str, # the run folder
                settings:AttackSettings=AttackSettings(), # method, variant, identities, samples, steps ...
                device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
                seed:int=0, # seeds the attack's noise
-               # "ours" or "reference" (P_reg at its mean, KEDMI groups of 60, fp32; `41_parity`)
-               protocol:str="ours"
+               # reference (and report): the authors' code's P_reg at its mean, KEDMI groups of 60, fp32
+               # (`41_parity`)
+               protocol:ProtocolName="ours"
               ) -> Path:
     ("Attack a target with GMI, KEDMI or a StyleGAN2 prior and a LOMMA variant; write `out/attack.pt`, "
      "`out/images.pt` and `out/run.json`.")
@@ -125,20 +138,19 @@ class EvaluationInputs:
     private:str|None=None
     root:str|None=None # folder of the images; required
     eval_arch:str|None=None # its layout, for a checkpoint without a rethinkmi record (FaceNet)
-    dataset:str="celeba" # the private images' crop
+    dataset:DataSet="celeba" # the private images' crop
 
 # %% ../nbs/42a_protocol_attack.ipynb #ee436747
 def run_evaluate(out:str, # the run folder of the evaluation (results.json/md/csv, grids)
                  attacks:str|None=None, # attack run folders, comma-separated; required
                  inputs:EvaluationInputs=EvaluationInputs(), # the evaluation model and the private images
-                 fid_images:str="all", # Fréchet distance over "all" reconstructions or the "successful" ones
+                 fid_images:FidImages="all", # the images of the Fréchet distance: all, or the successful ones
                  device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
                  seed:int=0, # seed of the bootstrap intervals (the rest of the evaluation is deterministic)
-                 # accuracy columns of results.md: "ours", "authors" or "both" (results.json/csv hold all);
-                 # None: the protocol's
-                 convention:str|None=None,
-                 # "ours" or "reference" (results.md in the authors' conventions; `41_parity`)
-                 protocol:str="ours"
+                 # whose accuracy columns results.md shows (results.json/csv hold all); None: the protocol's
+                 convention:Convention|None=None,
+                 # reference: results.md in the authors' conventions (`41_parity`)
+                 protocol:ProtocolName="ours"
                 ) -> ResultsTable:
     ("Evaluate attack run folders: top-1/top-5 (± std over samples, 95% intervals, paired differences), "
      "KNN distance, Fréchet distance; write the results.")
@@ -172,7 +184,7 @@ def run_evaluate(out:str, # the run folder of the evaluation (results.json/md/cs
 # %% ../nbs/42a_protocol_attack.ipynb #ac03b6ec
 def _check_settings(s:AttackSettings):
     "A clear error for an unknown method or public setting."
-    if s.method not in (*METHOD_NAMES, "stylegan"):
+    if s.method not in get_args(Method):
         raise ValueError(f"method must be 'gmi', 'kedmi' or 'stylegan', got {s.method!r}")
     if s.public not in PUBLIC_DATASET:
         raise ValueError(f"public must be 'same' or 'shifted', got {s.public!r}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
+from .core import COLUMN, DPI
 from .results import ResultsTable, hit_key, plus_minus
 
 # %% auto #0
@@ -127,7 +128,7 @@ def _column(axs, table:ResultsTable, public:str, names:tuple, colours:dict):
     "`public`'s panels: top-1, then the gains (if any)."
     methods, variants, gains = names
     _bars(axs[0], table, public, methods, variants, "top1", colours)
-    axs[0].set_title(f"public: {public}", fontsize=9)
+    axs[0].set_title(f"public: {public}", fontsize=11)
     if gains:
         _bars(axs[1], table, public, methods, gains, "d_top1", colours)
         axs[1].axhline(0, color="k", lw=0.6)
@@ -141,8 +142,8 @@ def _summary_axes(n:int, gains:bool, figsize:tuple, dpi:int):
 
 # %% ../nbs/08c_reporting.ipynb #38fe10ca
 def summary_figure(table:ResultsTable, # the demo's results
-                   figsize=(7, 4.2), # inches
-                   dpi:int=65 # resolution
+                   figsize=(COLUMN, 4.8), # inches
+                   dpi:int=DPI # resolution
                   ):
     "Top-1 per method and variant (95% intervals) and each variant's paired gain, per public setting."
     names = lambda k: list(dict.fromkeys(r[k] for r in table.rows))
@@ -156,6 +157,6 @@ def summary_figure(table:ResultsTable, # the demo's results
     if gains:
         axs[1, 0].set_ylabel("gain over baseline\n(points, paired)")
     handles = axs[0, 0].get_legend_handles_labels()
-    fig.legend(*handles, loc="upper center", ncol=len(variants), fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.legend(*handles, loc="upper center", ncol=len(variants), fontsize=10, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     return fig

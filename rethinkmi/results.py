@@ -14,6 +14,7 @@ import torch.nn as nn
 from fastcore.basics import patch
 from torch import Tensor
 
+from .core import DPI
 from .evaluation import bootstrap_ci, embed_images, evaluate_images, identity_results, knn_distance
 from .evaluation import private_features, images_labels
 from .frechet import feature_extractor, frechet_distance, prdc
@@ -88,7 +89,8 @@ class ResultsTable:
                             "ci_level", "ci_resamples", "top1_authors",
                             "top1_std_authors", "top5_authors", "top5_std_authors",
                             "authors_batch")  # shown by convention in Markdown
-    def __init__(self, rows:Sequence[dict]=()):
+    def __init__(self, rows:Sequence[dict]=() # rows to add, each a dict of `add`'s arguments
+                ):
         self.rows = []
         for r in rows: self.add(**r)
     def __len__(self): return len(self.rows)
@@ -333,7 +335,9 @@ def _interval(ci, digits:int, sign:bool=False) -> str:
 
 # %% ../nbs/08b_results.ipynb #a77807d2
 @patch
-def to_csv(self:ResultsTable, path:str|Path) -> Path:
+def to_csv(self:ResultsTable,
+        path:str|Path # where to write it (its folder is created)
+       ) -> Path:
     "Write the table as CSV: floats in full, NaN as `nan`, lists as JSON."
     path = _new_file(path)
     with open(path, "w", newline="") as fh:
@@ -356,7 +360,9 @@ def _new_file(path:str|Path) -> Path:
 
 # %% ../nbs/08b_results.ipynb #7f7cd357
 @patch(cls_method=True)
-def from_csv(cls:ResultsTable, path:str|Path) -> ResultsTable:
+def from_csv(cls:ResultsTable,
+        path:str|Path # a file written by `to_csv`
+       ) -> ResultsTable:
     "Read a table written by `to_csv`."
     with open(path, newline="") as fh: rows = list(csv.DictReader(fh))
     cell = lambda k, v: v if k in cls.TEXT else _num(v)
@@ -375,7 +381,9 @@ def _num(s:str):
 
 # %% ../nbs/08b_results.ipynb #9e55d974
 @patch
-def to_json(self:ResultsTable, path:str|Path) -> Path:
+def to_json(self:ResultsTable,
+        path:str|Path # where to write it (its folder is created)
+       ) -> Path:
     "Write the rows as a JSON list of objects, one key a line, NaN as `null`."
     path = _new_file(path)
     path.write_text("[\n " + ",\n ".join(_json_row(r) for r in self.rows) + "\n]\n")
@@ -389,7 +397,9 @@ def _json_row(r:dict) -> str:
 
 # %% ../nbs/08b_results.ipynb #414dec81
 @patch(cls_method=True)
-def from_json(cls:ResultsTable, path:str|Path) -> ResultsTable:
+def from_json(cls:ResultsTable,
+        path:str|Path # a file written by `to_json`
+       ) -> ResultsTable:
     "Read a table written by `to_json`."
     rows = json.loads(Path(path).read_text())
     return cls([{k: math.nan if v is None else v for k, v in r.items()} for r in rows])
@@ -403,7 +413,7 @@ def reconstruction_grid(private, # private images in [0, 1] (or uint8): a `Synth
                         n_private:int=3, # private images per row
                         n_fake:int=5, # reconstructions per row
                         imsize:float=0.7, # inches per image
-                        dpi:int=65 # figure resolution
+                        dpi:int=DPI # figure resolution
                        ):
     "A figure: per identity, private images beside reconstructions framed green (E fooled) or red (not)."
     private_images, private_labels = images_labels(private)
@@ -454,8 +464,8 @@ def _show_grid(canvas:Tensor, t:int, ids:list, imsize:float, dpi:int):
     fig, ax = plt.subplots(figsize=size, dpi=dpi)
     ax.imshow(canvas.permute(1, 2, 0).numpy(), interpolation="nearest")
     ax.set_xticks([])
-    ax.set_yticks([t * (k + 0.5) for k in range(len(ids))], [f"id {i}" for i in ids], fontsize=7)
-    ax.set_title("private  |  reconstructions (green: E names the identity, red: it does not)", fontsize=7)
+    ax.set_yticks([t * (k + 0.5) for k in range(len(ids))], [f"id {i}" for i in ids], fontsize=10)
+    ax.set_title("private  |  reconstructions (green: E names the identity, red: not)", fontsize=10)
     for sp in ax.spines.values(): sp.set_visible(False)
     fig.tight_layout(pad=0.2)
     return fig

@@ -4,21 +4,20 @@
 
 # %% ../nbs/00d_runs.ipynb #12a2c419
 from __future__ import annotations
-import argparse, contextlib, dataclasses, datetime, errno, inspect, json, os, platform, time, typing
+import argparse, contextlib, dataclasses, datetime, difflib, errno, inspect, json, os, platform, re, sys, time
+import typing
 from pathlib import Path
 from typing import Callable, Mapping
 
-import torch
-import torchvision
+from fastcore.basics import patch
 from fastcore.docments import docments
 
 import rethinkmi
-from .core import RunDir, default_device
-from .distributed import is_main
 
 # %% auto #0
 __all__ = ['environment', 'start_run', 'finish_run', 'read_run', 'check_output', 'flat_arguments', 'options_class',
-           'grouped_arguments', 'parser_for', 'torch_threads', 'train_stage']
+           'grouped_arguments', 'option_group', 'describe_options', 'did_you_mean', 'OptionParser', 'parser_from',
+           'parser_for', 'torch_threads', 'train_stage']
 
 # %% ../nbs/00d_runs.ipynb #d85a9a8e
 def _load_average() -> list[float]|None:
@@ -28,6 +27,7 @@ def _load_average() -> list[float]|None:
 # %% ../nbs/00d_runs.ipynb #8c0bdf8e
 def _device_name(dev:torch.device) -> str:
     "The GPU's name, or the CPU's (its processor, else its machine type)."
+    import torch
     if dev.type == "cuda": return torch.cuda.get_device_name(dev)
     return platform.processor() or platform.machine()
 
@@ -35,6 +35,8 @@ def _device_name(dev:torch.device) -> str:
 def environment(device=None # the device the run uses (see `default_device`)
                ) -> dict:
     "Versions and machine of a run: rethinkmi, torch, torchvision, Python, OS, device, CPUs, threads, load."
+    import torch, torchvision
+    from rethinkmi.core import default_device
     dev = default_device(device)
     name, load = _device_name(dev), _load_average()
     return dict(rethinkmi=rethinkmi.__version__, torch=torch.__version__, torchvision=torchvision.__version__,
@@ -66,6 +68,7 @@ def start_run(out:str|Path, # the run folder (created)
               device=None # the run's device
              ) -> dict:
     "Write `out/run.json` for a starting run (an earlier record moves to `out/previous-runs/`); the record."
+    from rethinkmi.core import default_device
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _archive(out)
@@ -109,9 +112,9 @@ def read_run(path:str|Path, # a `run.json`, or the run folder holding one
     return rec
 
 # %% ../nbs/00d_runs.ipynb #a4c8688d
-def _check_parent(path:Path):
-    "Refuse `path` below a file, or in a folder this process cannot write in."
-    up = next(a for a in [path, *path.parents] if a.exists())
+def _check_parent(path:Path, folder:bool=True):
+    "Refuse `path` below a file, or in a folder this process cannot write in (an existing file is replaced)."
+    up = next(a for a in [path, *path.parents][0 if folder else 1:] if a.exists())
     if not up.is_dir(): raise NotADirectoryError(errno.ENOTDIR, f"{up} is not a folder", str(path))
     if not os.access(up, os.W_OK | os.X_OK):
         raise PermissionError(errno.EACCES, f"cannot write in {up}", str(path))
@@ -126,7 +129,7 @@ def check_output(path:str|Path, # the folder a run writes (created later), or wi
         raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(path))
     if not folder and path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
-    _check_parent(path)
+    _check_parent(path, folder)
     return path
 
 # %% ../nbs/00d_runs.ipynb #c6702e8b
@@ -165,7 +168,7 @@ def grouped_arguments(f:Callable, # a function with options parameters
         out[k] = dataclasses.replace(p.default, **given) if isinstance(p.default, cls) else cls(**given)
     return flat | out
 
-# %% ../nbs/00d_runs.ipynb #c1a0e002
+# %% ../nbs/00d_runs.ipynb #8e41534a
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
 # %% ../nbs/00d_runs.ipynb #a9ec14bc
@@ -182,32 +185,69 @@ def _anno_type(a) -> type|None:
     names = _anno_names(a)
     return _TYPES.get(names[0]) if len(names) == 1 else None
 
-# %% ../nbs/00d_runs.ipynb #37d510a1
-def _help(doc:str|None, default) -> str:
-    "The help of an argument: its docment (`%` escaped for argparse) and its default, if any."
-    shown = default is not None and default is not inspect.Parameter.empty
-    return (doc or "").replace("%", "%%") + (f" (default: {default})" if shown else "")
+# %% ../nbs/00d_runs.ipynb #c4c0ae3e
+def _choices(a, ns:Mapping) -> tuple|None:
+    "The values of a `typing.Literal` annotation `a`, or of one named in `ns` ('Variant|None'), else `None`."
+    found = [ns.get(n) for n in _anno_names(a)] if isinstance(a, str) else [a, *typing.get_args(a)]
+    lit = [x for x in found if typing.get_origin(x) is typing.Literal]
+    return typing.get_args(lit[0]) if lit else None
 
-# %% ../nbs/00d_runs.ipynb #c1a0e003
-def _add_param(p:argparse.ArgumentParser, name:str, default, typ:type|None, doc:str):
-    "Add the parameter `name` to `p`: positional without a default, else an option; a `bool` is a flag."
-    doc = _help(doc, default)
-    if typ is bool and default is None:
-        p.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=doc)
-    elif typ is bool and default is True:
-        p.add_argument(f"--no-{name}", dest=name, action="store_false", help=doc)
-    elif typ is bool: p.add_argument(f"--{name}", action="store_true", help=doc)
-    elif default is inspect.Parameter.empty: p.add_argument(name, type=typ, help=doc)
-    else: p.add_argument(f"--{name}", type=typ, default=default, help=doc)
+# %% ../nbs/00d_runs.ipynb #959cc145
+_REQUIRED = re.compile(r";\s*required$")   # a docment's end that makes its option required
+_NONE = re.compile(r"[;,]\s*`?(?:None|default)`?:\s*(.+)$")   # "...; None: the protocol's": what None means
 
-# %% ../nbs/00d_runs.ipynb #2f91ca05
-def _add_fields(p, cls, default):
-    "An option per field of `cls`, defaulting to `default`'s field (else `cls`'s)."
-    docs = docments(cls)
+# %% ../nbs/00d_runs.ipynb #0875f0b5
+def _shown(default) -> str:
+    "A default as the help shows it: none (`None` or empty), on/off (a flag), else its value."
+    if default is None or default == "": return "none"
+    return ("on" if default else "off") if isinstance(default, bool) else str(default)
+
+# %% ../nbs/00d_runs.ipynb #030f2dcb
+def _help(doc:str, default, required:bool) -> str:
+    "The help of an argument: its docment, then \"(required)\" or its default, as the docment explains it."
+    if required: return _REQUIRED.sub("", doc) + " (required)"
+    if default is inspect.Parameter.empty: return doc
+    if default is None and (m := _NONE.search(doc)): return f"{doc[:m.start()]} (default: {m[1]})"
+    if default in (None, "") and ("default" in doc or "required" in doc): return doc   # it says itself
+    return f"{doc} (default: {_shown(default)})"
+
+# %% ../nbs/00d_runs.ipynb #13dcc251
+_INPUTS = {"target", "target_arch", "G", "D", "students", "student_archs", "p_reg", "train", "test", "root",
+           "public", "attacks", "eval_model", "eval_arch", "private", "config"}   # the files commands read
+_SPEED = {"device", "chunk_size", "amp", "float64", "threads"}   # how fast, not what, a command computes
+_OUTPUT = {"out", "ckpt_every"}   # what a command writes
+
+# %% ../nbs/00d_runs.ipynb #bb136d47
+def option_group(name:str, # the option's Python name
+                 choices, # its closed set of values, if any
+                 work:str # the group of the command's own options
+                ) -> str:
+    "The group of option `name` in a help: inputs (files read), speed, output, else `work`."
+    if name in _SPEED: return "speed"
+    if name in _OUTPUT: return "output"
+    return "inputs" if name in _INPUTS and not choices else work
+
+# %% ../nbs/00d_runs.ipynb #45711ec0
+def _describe(name:str, default, anno, doc:str|None, ns:Mapping, work:str) -> dict:
+    "The description of argument `name`: kind, type, default, choices, required, group and help."
+    choices, doc, empty = _choices(anno, ns), doc or "", default is inspect.Parameter.empty
+    typ = type(choices[0]) if choices else _anno_type(anno)
+    flag = {False: "flag", True: "no-flag", None: "either"}.get(default) if typ is bool else None
+    required = not empty and bool(_REQUIRED.search(doc))
+    kind = "positional" if empty else flag or "option"
+    return dict(name=name, kind=kind, type=getattr(typ, "__name__", None), default=None if empty else default,
+                choices=list(choices) if choices else None, required=required,
+                group=option_group(name, choices, work), help=_help(doc, default, required))
+
+# %% ../nbs/00d_runs.ipynb #596a7567
+def _fields(cls:type, default, param:str, doc:str|None, work:str) -> list[dict]:
+    "The descriptions of the fields of options class `cls`, defaulting to `default`'s (else `cls`'s)."
+    docs, ns, out = docments(cls), vars(sys.modules.get(cls.__module__, typing)), []
     for x in dataclasses.fields(cls):
         d = getattr(default, x.name) if isinstance(default, cls) else x.default
         d = inspect.Parameter.empty if d is dataclasses.MISSING else d
-        _add_param(p, x.name, d, _anno_type(x.type), docs.get(x.name))
+        out.append(_describe(x.name, d, x.type, (x.name == param and doc) or docs.get(x.name), ns, work))
+    return out
 
 # %% ../nbs/00d_runs.ipynb #5cd026cd
 def _no_option(v:inspect.Parameter) -> bool:
@@ -215,24 +255,93 @@ def _no_option(v:inspect.Parameter) -> bool:
     star = v.kind in (v.VAR_POSITIONAL, v.VAR_KEYWORD)
     return star or _anno_names(v.annotation)[:1] in (["dict"], ["Mapping"])
 
-# %% ../nbs/00d_runs.ipynb #31b85a6d
-def parser_for(f:Callable, # the function: its parameters become the arguments
-               prog:str|None=None # the program name shown in usage and errors
-              ) -> argparse.ArgumentParser:
-    "An `argparse` parser for the signature and docments of `f`: an options object gives an option per field."
-    p, docs = argparse.ArgumentParser(prog=prog, description=f.__doc__), docments(f)
+# %% ../nbs/00d_runs.ipynb #05b91cc4
+def describe_options(f:Callable, # the function: its parameters become the arguments
+                     work:str="settings" # the group of the options that are not inputs, speed or output
+                    ) -> list[dict]:
+    "The arguments of `f` described as data (JSON): an options object gives one per field."
+    docs, ns, out = docments(f), getattr(inspect.unwrap(f), "__globals__", {}), []
     for k, v in inspect.signature(f).parameters.items():
         if _no_option(v): continue
         cls = options_class(v, f)
-        if cls is None: _add_param(p, k, v.default, _anno_type(v.annotation), docs.get(k))
-        else: _add_fields(p, cls, v.default)
+        if cls is None: out.append(_describe(k, v.default, v.annotation, docs.get(k), ns, work))
+        else: out += _fields(cls, v.default, k, docs.get(k), work)
+    return out
+
+# %% ../nbs/00d_runs.ipynb #0dc7f54e
+def did_you_mean(word:str, # what was given
+                 known # what it could have been
+                ) -> str:
+    "\"; did you mean 'x'?\" for the closest of `known` to `word`, or \"\" when none is close."
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+# %% ../nbs/00d_runs.ipynb #dbf2330c
+class OptionParser(argparse.ArgumentParser):
+    "An `ArgumentParser` that takes `--n_ids` for `--n-ids` and names the option meant for an unknown one."
+    def parse_known_args(self, args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        end = args.index("--") if "--" in args else len(args)   # after `--`: values, never options
+        return super().parse_known_args([*map(self._hyphenated, args[:end]), *args[end:]], namespace)
+
+    def _hyphenated(self, arg:str) -> str:
+        "`arg` with `-` for the `_` of its option name, when that spells an option of this parser."
+        name, eq, value = arg.partition("=")
+        alt = "--" + name[2:].replace("_", "-")
+        return alt + eq + value if name.startswith("--") and alt in self._option_string_actions else arg
+
+# %% ../nbs/00d_runs.ipynb #7f5da052
+@patch
+def parse_args(self:OptionParser, args=None, namespace=None):
+    "The parsed arguments; an unknown option is a usage error that suggests the nearest option."
+    ns, extra = self.parse_known_args(args, namespace)
+    if extra:
+        opt = next((a.partition("=")[0] for a in extra if a.startswith("--")), "")
+        known = [o for o in self._option_string_actions if o.startswith("--")]
+        hint = did_you_mean(opt, known) if opt else ""
+        self.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+    return ns
+
+# %% ../nbs/00d_runs.ipynb #65137d80
+def _add(g, a:dict):
+    "Add the argument described by `a` to the parser or argument group `g`."
+    flag, kind, kw = "--" + a["name"].replace("_", "-"), a["kind"], dict(help=a["help"].replace("%", "%%"))
+    typed = dict(type=_TYPES.get(a["type"]), choices=a["choices"], **kw)
+    if kind == "positional": g.add_argument(a["name"], **typed)
+    elif kind == "flag": g.add_argument(flag, dest=a["name"], action="store_true", **kw)
+    elif kind == "no-flag": g.add_argument("--no-" + flag[2:], dest=a["name"], action="store_false", **kw)
+    elif kind == "either":
+        g.add_argument(flag, dest=a["name"], action=argparse.BooleanOptionalAction, default=None, **kw)
+    else: g.add_argument(flag, dest=a["name"], default=a["default"], required=a["required"], **typed)
+
+# %% ../nbs/00d_runs.ipynb #d4a1e116
+_ORDER = {"inputs": 0, "speed": 2, "output": 3}   # the groups' order in a help; a command's own group: 1
+
+# %% ../nbs/00d_runs.ipynb #a0856794
+def parser_from(spec:list[dict], # the arguments, as `describe_options` describes them
+                prog:str|None=None, # the program name shown in usage and errors
+                description:str|None=None # what the program does
+               ) -> OptionParser:
+    "The parser of the arguments `spec` describes, in their groups."
+    p = OptionParser(prog=prog, description=description)
+    spec = sorted(spec, key=lambda a: _ORDER.get(a["group"], 1))   # the usage line too: inputs first
+    groups = {t: p.add_argument_group(t) for t in dict.fromkeys(a["group"] for a in spec)}
+    for a in spec: _add(groups[a["group"]], a)
     return p
+
+# %% ../nbs/00d_runs.ipynb #a4f78e9b
+def parser_for(f:Callable, # the function: its parameters become the arguments
+               prog:str|None=None # the program name shown in usage and errors
+              ) -> OptionParser:
+    "An `argparse` parser for the signature and docments of `f`: an options object gives an option per field."
+    return parser_from(describe_options(f), prog, f.__doc__)
 
 # %% ../nbs/00d_runs.ipynb #14fa7238
 @contextlib.contextmanager
 def torch_threads(n:int|None # torch CPU threads inside the block; `None` or 0: leave the setting alone
                  ):
     "Run the block with `n` torch CPU threads, restoring the previous number afterwards."
+    import torch
     old = torch.get_num_threads()
     if n: torch.set_num_threads(n)
     try: yield
@@ -241,6 +350,7 @@ def torch_threads(n:int|None # torch CPU threads inside the block; `None` or 0: 
 # %% ../nbs/00d_runs.ipynb #fe75b432
 def train_stage(run:RunDir, name:str, cfg:dict, train:Callable[[Path], dict], models:dict) -> dict:
     "Load `models`' weights for stage `name` from `run`, training them first (resumably) if not stored."
+    from rethinkmi.distributed import is_main
     ckpt = run.path(name, cfg, "ckpt")
     def make():
         h = train(ckpt)

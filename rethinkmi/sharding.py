@@ -25,7 +25,8 @@ def _rank_world(rank:int|None, world:int|None) -> tuple[int, int]:
 # %% ../nbs/40_sharding.ipynb #9c86b48d
 def shard(n:int, # items to split (identities)
           quantum:int=1, # shares start and end at multiples of this (KEDMI's group size), except the last
-          rank:int|None=None, world:int|None=None # which rank among how many (default: this process's)
+          rank:int|None=None, # which rank (default: this process's)
+          world:int|None=None # among how many ranks (default: this process group's size)
          ) -> slice:
     "The contiguous share of `n` items of a rank: whole groups of `quantum`, spread as evenly as possible."
     r, w = _rank_world(rank, world)
@@ -35,7 +36,8 @@ def shard(n:int, # items to split (identities)
 
 # %% ../nbs/40_sharding.ipynb #5629d9c5
 def shard_path(path:str|Path|None, # the checkpoint of a single-process run
-               rank:int|None=None, world:int|None=None # as for `shard`
+               rank:int|None=None, # which rank (default: this process's)
+               world:int|None=None # among how many ranks (default: this process group's size)
               ) -> Path|None:
     "A rank's checkpoint: `path` in one process, else `<stem>.shard<r>of<w><suffix>` beside it."
     if path is None: return None
@@ -80,7 +82,10 @@ def _group(D:nn.Module, method:str) -> int:
     return (getattr(D, "group_size", None) or 1) if method == "kedmi" else 1
 
 # %% ../nbs/40_sharding.ipynb #cb91d36d
-def sharded_invert(G:nn.Module, D:nn.Module, models:Sequence[nn.Module], labels, # as for `invert`
+def sharded_invert(G:nn.Module, # the generator, as for `invert`
+                   D:nn.Module, # the discriminator, as for `invert`
+                   models:Sequence[nn.Module], # the target first, then any students, as for `invert`
+                   labels, # distinct identities to attack, split among the ranks
                    method:str="gmi", # "gmi" or "kedmi"
                    records:Records=Records(), # as for `invert`; a share's checkpoint is the `shard_path`
                    **kwargs # the other arguments of `invert`

@@ -29,7 +29,8 @@ __all__ = ['EqualLinear', 'PixelNorm', 'mapping_network', 'fir_kernel', 'upfirdn
 # %% ../nbs/20_stylegan.ipynb #975df23b
 class EqualLinear(nn.Module):
     "A linear layer with the equalised learning rate: weights ~ N(0, 1/lr_mul^2), scaled at each call."
-    def __init__(self, in_dim:int, out_dim:int, # input and output sizes
+    def __init__(self, in_dim:int, # input size
+                 out_dim:int, # output size
                  bias_init:float=0.0, # the bias's starting value (1 for the style affines)
                  lr_mul:float=1.0, # learning-rate multiplier (0.01 in the mapping network)
                  act:bool=False): # a leaky ReLU (slope 0.2, gain sqrt 2) after the bias
@@ -40,13 +41,16 @@ class EqualLinear(nn.Module):
 
 # %% ../nbs/20_stylegan.ipynb #587e07de
 @patch
-def forward(self:EqualLinear, x:Tensor) -> Tensor:
+def forward(self:EqualLinear, x:Tensor # (B, in_dim)
+           ) -> Tensor:
     out = F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
     return F.leaky_relu(out, 0.2) * math.sqrt(2) if self.act else out
 
 # %% ../nbs/20_stylegan.ipynb #3ee36616
 class PixelNorm(nn.Module):
     "z / rms(z): each latent onto the sphere of radius sqrt(dim)."
+    def __init__(self):
+        super().__init__()
     def forward(self, z:Tensor) -> Tensor: return z * torch.rsqrt(z.square().mean(1, keepdim=True) + 1e-8)
 
 # %% ../nbs/20_stylegan.ipynb #a4d9af89
@@ -83,7 +87,8 @@ def upfirdn(x:Tensor, # (B, C, H, W)
 # %% ../nbs/20_stylegan.ipynb #6e717a5d
 class Blur(nn.Module):
     "A fixed FIR filter (`fir_kernel`) with the given padding; its kernel a buffer, as in published files."
-    def __init__(self, pad:tuple, gain:float=1.0):
+    def __init__(self, pad:tuple, # padding before and after, on both axes
+                 gain:float=1.0): # the kernel sums to this
         super().__init__()
         self.pad = pad
         self.register_buffer("kernel", fir_kernel(gain=gain))
@@ -100,7 +105,9 @@ class Upsample(nn.Module):
 # %% ../nbs/20_stylegan.ipynb #c174c3dc
 class ModulatedConv2d(nn.Module):
     "A convolution whose weights are scaled per sample by a style of w (modulation), then renormalised."
-    def __init__(self, in_ch:int, out_ch:int, k:int, # channels and kernel side
+    def __init__(self, in_ch:int, # input channels
+                 out_ch:int, # output channels
+                 k:int, # kernel side
                  style_dim:int, # size of w
                  demodulate:bool=True, # divide each output channel by its expected standard deviation
                  upsample:bool=False): # double the side first (transposed convolution, blur); needs k = 3
@@ -132,7 +139,7 @@ class NoiseInjection(nn.Module):
 # %% ../nbs/20_stylegan.ipynb #7079bf81
 class BiasLeakyReLU(nn.Module):
     "A per-channel bias, then a leaky ReLU (slope 0.2) with gain sqrt 2."
-    def __init__(self, channels:int):
+    def __init__(self, channels:int): # channels of the input
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(channels))
     def forward(self, x:Tensor) -> Tensor:
@@ -141,7 +148,7 @@ class BiasLeakyReLU(nn.Module):
 # %% ../nbs/20_stylegan.ipynb #e9ef2b05
 class ConstantInput(nn.Module):
     "The learned 4 x 4 tensor the synthesis network starts from."
-    def __init__(self, channels:int):
+    def __init__(self, channels:int): # its channels
         super().__init__()
         self.input = nn.Parameter(torch.randn(1, channels, 4, 4))
     def forward(self, n:int) -> Tensor: return self.input.expand(n, -1, -1, -1)
@@ -149,7 +156,10 @@ class ConstantInput(nn.Module):
 # %% ../nbs/20_stylegan.ipynb #18c135fe
 class StyledConv(nn.Module):
     "One synthesis layer: modulated 3x3 convolution, noise, bias and leaky ReLU."
-    def __init__(self, in_ch:int, out_ch:int, style_dim:int, upsample:bool=False):
+    def __init__(self, in_ch:int, # input channels
+                 out_ch:int, # output channels
+                 style_dim:int, # size of w
+                 upsample:bool=False): # double the side first
         super().__init__()
         self.conv = ModulatedConv2d(in_ch, out_ch, 3, style_dim, upsample=upsample)
         self.noise, self.activate = NoiseInjection(), BiasLeakyReLU(out_ch)
@@ -162,7 +172,9 @@ def forward(self:StyledConv, x:Tensor, w:Tensor, noise:Tensor) -> Tensor:
 # %% ../nbs/20_stylegan.ipynb #9008689f
 class ToRGB(nn.Module):
     "A resolution's RGB: a modulated 1x1 convolution (not demodulated) plus the upsampled RGB."
-    def __init__(self, in_ch:int, style_dim:int, upsample:bool=True):
+    def __init__(self, in_ch:int, # input channels
+                 style_dim:int, # size of w
+                 upsample:bool=True): # upsample the previous image (`skip`) to add to
         super().__init__()
         if upsample: self.upsample = Upsample()
         self.conv = ModulatedConv2d(in_ch, 3, 1, style_dim, demodulate=False)
@@ -191,12 +203,14 @@ class StyleGANConfig:
         if min(self.style_dim, self.n_mlp, self.channel_max) < 1 or self.channel_base < self.size:
             raise ValueError(f"need style_dim, n_mlp, channel_max >= 1 and channel_base >= size, got {self}")
 
-    def channels(self, r:int) -> int: return min(self.channel_max, self.channel_base // r)
+    def channels(self, r:int # a resolution (side in pixels)
+                ) -> int:
+        return min(self.channel_max, self.channel_base // r)
 
 # %% ../nbs/20_stylegan.ipynb #354353f0
 class StyleGenerator(nn.Module):
     "StyleGAN2's generator: mapping network `style`, constant `input`, `convs` and `to_rgbs` per resolution."
-    def __init__(self, config:StyleGANConfig=StyleGANConfig()):
+    def __init__(self, config:StyleGANConfig=StyleGANConfig()): # size, latent size, layers, channels
         super().__init__()
         c, ch, d = config, config.channels, config.style_dim
         self.config, self.size, self.z_dim = c, c.size, d
@@ -214,13 +228,15 @@ class StyleGenerator(nn.Module):
 
 # %% ../nbs/20_stylegan.ipynb #d080a5f1
 @patch
-def mapping(self:StyleGenerator, z:Tensor) -> Tensor:
+def mapping(self:StyleGenerator, z:Tensor # (B, style_dim) latents
+           ) -> Tensor:
     "w = f(z): (B, style_dim) -> (B, style_dim)."
     return self.style(z)
 
 # %% ../nbs/20_stylegan.ipynb #dcc3aedc
 @patch
-def broadcast(self:StyleGenerator, w:Tensor) -> Tensor:
+def broadcast(self:StyleGenerator, w:Tensor # (B, style_dim) styles
+             ) -> Tensor:
     "The same w for every layer: (B, d) -> (B, n_latent, d)."
     return w[:, None].expand(-1, self.n_latent, -1)
 
@@ -253,7 +269,8 @@ def images(self:StyleGenerator, ws:Tensor, # (B, n_latent, style_dim)
 
 # %% ../nbs/20_stylegan.ipynb #54249ac1
 @patch
-def forward(self:StyleGenerator, z:Tensor) -> Tensor:
+def forward(self:StyleGenerator, z:Tensor # (B, style_dim) latents
+           ) -> Tensor:
     "Images in [0, 1] of latents z (B, z_dim), with the stored noise: the generator interface of the attacks."
     return self.images(self.broadcast(self.mapping(z)))
 
@@ -271,7 +288,8 @@ def minibatch_std(x:Tensor, # (B, C, H, W) features
 # %% ../nbs/20_stylegan.ipynb #f62044ee
 class ResBlock(nn.Module):
     "Two 3x3 convolutions and a 2x downsampling, plus a 1x1 projection of the input; over sqrt 2."
-    def __init__(self, in_ch:int, out_ch:int):
+    def __init__(self, in_ch:int, # input channels
+                 out_ch:int): # output channels (the side halves)
         super().__init__()
         self.conv1 = nn.Conv2d(in_ch, in_ch, 3, padding=1)
         self.conv2 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
@@ -279,7 +297,8 @@ class ResBlock(nn.Module):
 
 # %% ../nbs/20_stylegan.ipynb #8d6a66db
 @patch
-def forward(self:ResBlock, x:Tensor) -> Tensor:
+def forward(self:ResBlock, x:Tensor # (B, in_ch, H, W) features
+           ) -> Tensor:
     h = F.avg_pool2d(F.leaky_relu(self.conv2(F.leaky_relu(self.conv1(x), 0.2)), 0.2), 2)
     return (h + self.skip(F.avg_pool2d(x, 2))) / math.sqrt(2)
 
@@ -299,7 +318,8 @@ class StyleDiscriminator(nn.Module):
 
 # %% ../nbs/20_stylegan.ipynb #15d9020e
 @patch
-def forward(self:StyleDiscriminator, x:Tensor) -> Tensor:
+def forward(self:StyleDiscriminator, x:Tensor # (B, 3, size, size) images
+           ) -> Tensor:
     h = self.blocks(F.leaky_relu(self.from_rgb(x * 2 - 1), 0.2))
     return self.fc(F.leaky_relu(self.conv(minibatch_std(h, self.group)), 0.2)).view(len(x))
 
@@ -373,7 +393,8 @@ def _check_images(images:Tensor, size:int):
         raise ValueError(f"images must be (N, 3, {size}, {size}), got {tuple(images.shape)}")
 
 # %% ../nbs/20_stylegan.ipynb #38b50034
-def train_stylegan(G:StyleGenerator, D:StyleDiscriminator, # the networks, trained in place
+def train_stylegan(G:StyleGenerator, # the generator, trained in place
+                   D:StyleDiscriminator, # the discriminator, trained in place
                    images:Tensor, # (N, 3, size, size) training images in [0, 1]
                    opts:StyleGANTraining=StyleGANTraining(), # steps, batch, rates, regularisers
                    device=None # see `default_device`
@@ -459,7 +480,8 @@ def load_stylegan(path, # a rosinality checkpoint: {'g_ema': state dict, ...} or
     return G.to(default_device(device)).eval().requires_grad_(False)
 
 # %% ../nbs/20_stylegan.ipynb #1c6ee146
-def save_stylegan(G:StyleGenerator, path, # the generator and the file to write
+def save_stylegan(G:StyleGenerator, # the generator
+                  path, # the file to write
                   **extra # more entries (tensors, numbers, strings, containers of them)
                  ) -> Path:
     "Write G in the rosinality layout: {'g_ema': state dict, 'latent_avg': mean w of 4,096 latents, **extra}."

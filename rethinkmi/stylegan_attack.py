@@ -67,7 +67,7 @@ def w_stats(G:StyleGenerator, # the generator (its `mapping`)
 
 # %% ../nbs/21_stylegan_attack.ipynb #90996b7b
 def w_nll(ws:Tensor, # (B, L, d) one w per layer (or (B, d))
-          stats:WStats
+          stats:WStats # the Gaussian of w (`w_stats`)
          ) -> Tensor:
     "(B,) Gaussian NLL 0.5 |L^-1 (w - mean)|^2 of each w (up to a constant), averaged over the layers."
     u = (ws - stats.mean) @ stats.whiten.T
@@ -75,7 +75,9 @@ def w_nll(ws:Tensor, # (B, L, d) one w per layer (or (B, d))
     return nll.mean(-1) if nll.ndim > 1 else nll
 
 # %% ../nbs/21_stylegan_attack.ipynb #0c3c69c7
-def w_prior(ws:Tensor, stats:WStats) -> Tensor:
+def w_prior(ws:Tensor, # (B, L, d) one w per layer (or (B, d))
+            stats:WStats # the Gaussian of w (`w_stats`)
+           ) -> Tensor:
     "(B,) the 'w' prior: the NLL above its typical value d/2, max(0, NLL - d/2)."
     return F.relu(w_nll(ws, stats) - ws.shape[-1] / 2)
 
@@ -90,7 +92,10 @@ def d_prior(D:nn.Module, # a `StyleDiscriminator` (its `group`)
 
 # %% ../nbs/21_stylegan_attack.ipynb #d5d1e07d
 @torch.no_grad()
-def reference_images(G:StyleGenerator, n:int, seed:int=0) -> Tensor:
+def reference_images(G:StyleGenerator, # the generator
+                     n:int, # how many
+                     seed:int=0 # seed of their latents
+                    ) -> Tensor:
     "n samples of G from fixed latents: the companions of `d_prior`."
     dev = next(G.parameters()).device
     return G(torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(dev))
@@ -105,13 +110,16 @@ def style_images(G:StyleGenerator, # the generator
     return G.images(ws), ws
 
 # %% ../nbs/21_stylegan_attack.ipynb #e2dcee5b
-def model_outputs(models:Sequence[nn.Module], x:Tensor) -> list:
+def model_outputs(models:Sequence[nn.Module], # classifiers returning (features, logits)
+                  x:Tensor # (B, 3, H, W) images
+                 ) -> list:
     "Each model's (features, logits) on x resized to its `input_size` (if it has one), in the graph."
     return [m(resize_to(x, getattr(m, "input_size", None) or x.shape[-1])) for m in models]
 
 # %% ../nbs/21_stylegan_attack.ipynb #d898b52b
 def style_latent_losses(nets:list, # [G, D or None, target, *students]
-                        lat:Tensor, labels:Tensor, # the latents and their identities
+                        lat:Tensor, # (B, ...) latents in `a.space`
+                        labels:Tensor, # (B,) their identities
                         a:StyleAttack, # space, prior, identity loss and lam
                         stats:WStats|None=None, # for the "w" prior
                         refs:Tensor|None=None, # for the "d" prior
@@ -160,7 +168,10 @@ def _references(att:StyleInversion, sl:slice, t) -> Tensor|None:
 
 # %% ../nbs/21_stylegan_attack.ipynb #5a9c8a63
 @patch
-def backward(self:StyleInversion, sl:slice, t) -> Tensor:
+def backward(self:StyleInversion, # the attack's state
+             sl:slice, # the latents of this chunk
+             t # the step
+            ) -> Tensor:
     "Accumulate the gradients of the latents `sl` at step `t`; return their prior and identity loss sums."
     a = self.attack
     with torch.autocast(self.labels.device.type, torch.bfloat16, enabled=self.amp, cache_enabled=False):
@@ -185,7 +196,9 @@ def state_dict(self:StyleInversion) -> dict:
 
 # %% ../nbs/21_stylegan_attack.ipynb #3dc577c2
 @patch
-def load_state_dict(self:StyleInversion, sd:dict):
+def load_state_dict(self:StyleInversion, # the attack's state
+                    sd:dict # what `state_dict` returned: latents and optimiser
+                   ):
     with torch.no_grad(): self.lat.copy_(sd["lat"])
     self.opt.load_state_dict(sd["opt"])
 
@@ -203,7 +216,11 @@ class StyleInversionResult(InversionResult):
 
 # %% ../nbs/21_stylegan_attack.ipynb #586b3bfe
 @patch
-def images(self:StyleInversionResult, G:StyleGenerator, device=None, batch:int=500) -> Tensor:
+def images(self:StyleInversionResult, # the result
+           G:StyleGenerator, # the generator attacked
+           device=None, # see `default_device`
+           batch:int=500 # latents per forward pass
+          ) -> Tensor:
     "The reconstructions at G's size, shape (n_ids, n_seeds, 3, S, S), on the CPU."
     G = attack_copy(G, device, channels_last=False)
     w, lat = next(G.parameters()), self.z.flatten(0, 1)
@@ -212,7 +229,8 @@ def images(self:StyleInversionResult, G:StyleGenerator, device=None, batch:int=5
     return x.view(*self.z.shape[:2], *x.shape[1:])
 
 # %% ../nbs/21_stylegan_attack.ipynb #2cf76896
-def as_style_attack(attack:Attack) -> StyleAttack:
+def as_style_attack(attack:Attack # an `Attack` or a `StyleAttack`
+                   ) -> StyleAttack:
     "`attack` if a `StyleAttack`, else a `StyleAttack` with its numbers (and the defaults for the rest)."
     if isinstance(attack, StyleAttack): return attack
     return StyleAttack(**{f.name: getattr(attack, f.name) for f in fields(Attack)})

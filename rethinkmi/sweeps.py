@@ -50,7 +50,11 @@ def point_settings(base:Mapping, # a demo's settings (`demo_settings`)
     return s
 
 # %% ../nbs/11_sweeps.ipynb #7b3c827d
-def mi_gap(demo:Demo, method:str, variant:str, public:str) -> dict:
+def mi_gap(demo:Demo, # a demo run (`10_demo`) whose attack is done or is run now
+           method:str, # "gmi" or "kedmi"
+           variant:str, # "baseline", "lom", "ma", "lomma" or "lomma+l2"
+           public:str # "same" or "shifted"
+          ) -> dict:
     "Mean CE of an attack's reconstructions on the target and on the second judge, and their gap."
     x = demo.images(method, variant, public)
     y = demo.attack(method, variant, public)["labels"].repeat_interleave(x.shape[1])

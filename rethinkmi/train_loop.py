@@ -66,7 +66,8 @@ def __len__(self:Batches):
 
 # %% ../nbs/00c_train_loop.ipynb #a346a6da
 @patch
-def set_epoch(self:Batches, epoch:int):
+def set_epoch(self:Batches, epoch:int # the epoch's number, from 0
+             ):
     "The epoch about to start: it seeds the order of a share (no effect without one)."
     self.epoch = epoch
 
@@ -166,13 +167,15 @@ def autocast(self:Accel):
 
 # %% ../nbs/00c_train_loop.ipynb #442e91f7
 @patch
-def model(self:Accel, m:nn.Module) -> nn.Module:
+def model(self:Accel, m:nn.Module # the network to move
+         ) -> nn.Module:
     "Move a model to the device (and layout)."
     return m.to(self.device, memory_format=torch.channels_last) if self.channels_last else m.to(self.device)
 
 # %% ../nbs/00c_train_loop.ipynb #2bfac4d5
 @patch
-def batch(self:Accel, x:torch.Tensor) -> torch.Tensor:
+def batch(self:Accel, x:torch.Tensor # a batch of images (or any tensor)
+         ) -> torch.Tensor:
     "Move a batch to the device (and layout)."
     x = x.to(self.device, non_blocking=True)
     return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x

@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .core import DPI
 from .distributed import ddp, get_world_size
 from .losses import topk_hits
 from .models import DGWGAN, Generator, MinibatchDiscriminator, resize_to
@@ -43,7 +44,12 @@ def classifier_accuracy(model:nn.Module, # returns (features, logits)
     return dict(loss=float(loss) / n, top1=float(hits[0]) / n, top5=float(hits[1]) / n)
 
 # %% ../nbs/04_training.ipynb #df0c9416
-def lr_schedule(opt, schedule:str, lr:float, total:int, epoch_steps:int=1):
+def lr_schedule(opt, # the optimiser whose rate it drives
+                schedule:str, # "onecycle", "cosine" or "step"
+                lr:float, # the peak rate of "onecycle"
+                total:int, # steps in all
+                epoch_steps:int=1 # steps per epoch ("step" halves every 20 epochs)
+               ):
     "The schedule \"onecycle\" or \"cosine\" over `total` steps, or \"step\" (halved every 20 epochs)."
     sch = torch.optim.lr_scheduler
     if schedule == "onecycle": return sch.OneCycleLR(opt, lr, total_steps=total)
@@ -52,12 +58,16 @@ def lr_schedule(opt, schedule:str, lr:float, total:int, epoch_steps:int=1):
     raise ValueError(f"schedule must be 'onecycle', 'cosine' or 'step', got {schedule!r}")
 
 # %% ../nbs/04_training.ipynb #3cf12def
-def random_flip(x:Tensor) -> Tensor:
+def random_flip(x:Tensor # (N, C, H, W) images
+               ) -> Tensor:
     "Mirror each image of the batch left-right with probability 1/2."
     return torch.where(torch.rand(len(x), 1, 1, 1, device=x.device) < 0.5, x.flip(3), x)
 
 # %% ../nbs/04_training.ipynb #d1160457
-def optimizer_step(opt, loss:Tensor, sched=None):
+def optimizer_step(opt, # the optimiser
+                   loss:Tensor, # the scalar to minimise
+                   sched=None # a learning-rate schedule, stepped after `opt` (`None`: none)
+                  ):
     "One optimiser step on `loss`, then one of the schedule, if any."
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -150,8 +160,8 @@ def _history_series(h:dict) -> tuple:
 # %% ../nbs/04_training.ipynb #1f20b52d
 def plot_history(h:dict, # a history returned by a trainer
                  title:str|None=None, # figure title
-                 figsize=(7, 2.4), # figure size (inches)
-                 dpi:int=65 # resolution
+                 figsize=(7, 2.4), # figure size (inches; at most `COLUMN` wide keeps the fonts legible)
+                 dpi:int=DPI # resolution
                 ):
     "Losses (left) and accuracies (right, if any: names with 'acc', 'top' or 'agree') per epoch."
     import matplotlib.pyplot as plt
@@ -162,7 +172,7 @@ def plot_history(h:dict, # a history returned by a trainer
         for k, v in group.items(): ax.plot(h["epoch"], v, label=k)
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=9)
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig

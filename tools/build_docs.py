@@ -27,10 +27,64 @@ from urllib.parse import unquote, urlsplit
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path[:1]: sys.path.insert(0, str(ROOT))  # the checkout's package, never an installed copy
 MARKER = ".build_docs"  # written into an offline build's folder: the only non-default folders it will empty
 MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
+MATHJAX_CACHE = ROOT/".cache"/"mathjax"  # `npm pack mathjax@3` lands here (ignored by git)
+# what of MathJax 3's es5/ folder the site carries: the one combined component and what it loads on demand
+MATHJAX_PARTS = ("tex-mml-chtml.js", "output/chtml/fonts/woff-v2", "input", "ui", "a11y")
+SEARCH_JS = "search.js"             # tools/docs_search.js, copied
+SEARCH_INDEX = "search_index.js"    # `window.SEARCH_INDEX = {...}`: a script, so search works from file:// too
+NAMES_PAGE = "names.html"           # every public name, linked to its entry
 
 def say(*a): print("build_docs:", *a, file=sys.stderr)
+
+def check_checkout(lib: str) -> str | None:
+    "Why `lib` is not this checkout's package (imported from elsewhere, or not at all), or None when it is."
+    try: mod = importlib.import_module(lib)
+    except Exception as e: return f"cannot import {lib} from the checkout {ROOT}: {e!r}"
+    f = Path(getattr(mod, "__file__", None) or "").resolve()
+    if not f.is_relative_to(ROOT):
+        return f"{lib} is imported from {f.parent}, not from this checkout {ROOT}: its pages would document another copy"
+    return None
+
+def _mathjax_root(d: Path) -> Path | None:
+    "The folder of MathJax 3's combined components under `d` (es5/ in the npm package), if any."
+    for r in (d/"es5", d):
+        if (r/"tex-mml-chtml.js").is_file() and (r/"output"/"chtml"/"fonts"/"woff-v2").is_dir(): return r
+    return None
+
+def _mathjax_npm() -> Path | None:
+    "MathJax 3 from the npm registry, cached in `MATHJAX_CACHE` (`npm pack`, unpacked once); None without npm or network."
+    unpacked = MATHJAX_CACHE/"package"
+    if (r := _mathjax_root(unpacked)): return r
+    npm = shutil.which("npm")
+    if not npm: return None
+    MATHJAX_CACHE.mkdir(parents=True, exist_ok=True)
+    try:
+        r = subprocess.run([npm, "pack", "mathjax@3", "--pack-destination", str(MATHJAX_CACHE)],
+                           capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired): return None
+    tgz = sorted(MATHJAX_CACHE.glob("mathjax-3*.tgz"))
+    if r.returncode or not tgz: return None
+    import tarfile
+    with tarfile.open(tgz[-1]) as t: t.extractall(MATHJAX_CACHE, filter="data")
+    return _mathjax_root(unpacked)
+
+def vendor_mathjax(out: Path, cdn=False) -> tuple[str | None, str]:
+    "Copy MathJax 3 into `out`/mathjax: (site path of its script or None for the CDN, where it came from)."
+    src = None if cdn else (_mathjax_root(Path("/usr/share/javascript/mathjax")) or _mathjax_npm())
+    if src is None: return None, "the CDN (" + ("--mathjax-cdn" if cdn else
+                                "no MathJax 3 in /usr/share/javascript/mathjax, and `npm pack mathjax@3` failed") + ")"
+    dest = out/"mathjax"
+    for part in MATHJAX_PARTS:
+        s = src/part
+        if s.is_dir(): shutil.copytree(s, dest/part, dirs_exist_ok=True)
+        elif s.is_file(): (dest/part).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(s, dest/part)
+    lic = next((p for p in (src/"LICENSE", src.parent/"LICENSE") if p.is_file()), None)
+    if lic: shutil.copy2(lic, dest/"LICENSE")
+    version = json.loads((src.parent/"package.json").read_text()).get("version", "3") if (src.parent/"package.json").is_file() else "3"
+    return "mathjax/tex-mml-chtml.js", f"MathJax {version} from {src}, copied into the site"
 
 # ---------------------------------------------------------------------------------------------------------- config
 def load_config():
@@ -109,6 +163,15 @@ def md2html(s: str, inline=False) -> str:
     if inline and h.startswith("<p>") and h.endswith("</p>") and h.count("<p>") == 1: h = h[3:-4]
     return h
 
+_INLINE_TAGS = {"a", "b", "br", "code", "em", "i", "kbd", "s", "samp", "small", "span", "strong", "sub", "sup", "u", "var"}
+
+def escape_placeholders(s: str) -> str:
+    "`<name> <label>` in a docstring or docment is text, not html (a browser reads `<image>` as an `<img>`): written out,\n    outside code spans and maths; inline tags (`<code>`, `<b>`, ...) stay html."
+    def esc(part):
+        return re.sub(r"<(/?)([A-Za-z][\w-]*)([^<>]*)>",
+                      lambda m: m.group(0) if m.group(2).lower() in _INLINE_TAGS else "&lt;" + m.group(0)[1:-1] + "&gt;", part)
+    return "".join(x if x.startswith(("`", "$")) else esc(x) for x in re.split(r"(`+[^`]*`+|\$\$.*?\$\$|\$[^$]*\$)", s or "", flags=re.S))
+
 def _anno(a) -> str:
     "An annotation as written (string annotations and ForwardRefs, from `from __future__ import annotations`, unquoted)."
     if a is inspect.Parameter.empty: return ""
@@ -148,38 +211,49 @@ def _source_url(obj, settings) -> str | None:
     except (TypeError, OSError, ValueError): return None
     return f"{settings['git_url'].rstrip('/')}/blob/{settings['branch']}/{rel.as_posix()}#L{ln}"
 
-def doc_html(obj, name: str, level: int, settings, linkify) -> str:
+def is_dunder(name: str) -> bool:
+    "`RunView.__repr__`, `__call__`: a special method, which gets no entry of its own (nbdev's show_doc would give one)."
+    last = name.split(".")[-1]
+    return len(last) > 4 and last.startswith("__") and last.endswith("__")
+
+def doc_html(obj, name: str, level: int, settings, linkify, record: list | None = None) -> str:
     "nbdev's `show_doc` entry for `obj`: heading (anchor = lower-cased name, as nbdev links it), signature, docstring, parameter table."
-    head = f'<h{level} id="{html.escape(name.lower())}" class="doc-name">{html.escape(name)}</h{level}>'
+    anchor = name.lower()
+    head = f'<h{level} id="{html.escape(anchor)}" class="doc-name">{html.escape(name)}</h{level}>'
     src = _source_url(obj, settings)
     if src: head += f'<a class="doc-source" href="{html.escape(src)}">source</a>'
     out = [f'<div class="doc-entry"><div class="doc-head">{head}</div>']
     sig = signature_text(name, obj)
     if sig: out.append(f'<pre class="doc-signature"><code>{html.escape(sig)}</code></pre>')
     doc = inspect.getdoc(obj)
-    if doc: out.append(f'<div class="doc-string">{md2html(linkify(doc))}</div>')
+    if doc: out.append(f'<div class="doc-string">{md2html(linkify(escape_placeholders(doc)))}</div>')
     rows = _doc_rows(obj, name)
     if rows:
         body = "".join(f"<tr><td><code>{html.escape(n)}</code></td><td>{html.escape(t)}</td><td>{d}</td><td>{m}</td></tr>"
                        for n, t, d, m in rows)
         out.append('<table class="doc-params"><thead><tr><th></th><th>Type</th><th>Default</th><th>Details</th></tr></thead>'
                    f"<tbody>{body}</tbody></table>")
+    if record is not None:
+        record.append(dict(name=name, anchor=anchor, signature=sig or name, summary=(doc or "").split("\n\n")[0], source=src,
+                           empty=[n for n, _, _, m in rows if n != "returns" and not m.strip()]))
     return "\n".join(out) + "</div>"
 
 def _doc_rows(obj, name):
-    "(name, type, default html, details html) per parameter, when at least one parameter (or the return) has a docment."
+    "(name, type, default html, details html) per parameter (with or without docments, as nbdev's show_doc), and the return."
     from fastcore.docments import docments
-    try: sig, dm = inspect.signature(obj), docments(obj, full=True)
-    except Exception: return []
-    if not any(v.get("docment") for v in dm.values()): return []
+    try: sig = inspect.signature(obj)
+    except (TypeError, ValueError): return []
+    try: dm = docments(obj, full=True, args_kwargs=True)
+    except Exception: dm = {}
     rows, empty = [], inspect.Parameter.empty
     for p in _params(name, obj, sig):
         d = dm.get(p.name, {})
+        star = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
         dflt = "" if p.default is empty else f"<code>{html.escape(repr(p.default))}</code>"
-        rows.append((p.name, _anno(p.annotation), dflt, md2html(d.get("docment") or "", inline=True)))
+        rows.append((star + p.name, _anno(p.annotation), dflt, md2html(escape_placeholders(d.get("docment")), inline=True)))
     r = dm.get("return", {})
-    if r.get("docment") or sig.return_annotation is not empty:
-        rows.append(("returns", _anno(sig.return_annotation), "", md2html(r.get("docment") or "", inline=True)))
+    if rows and (r.get("docment") or sig.return_annotation is not empty):
+        rows.append(("returns", _anno(sig.return_annotation), "", md2html(escape_placeholders(r.get("docment")), inline=True)))
     return rows
 
 def _showdoc_calls(code: str):
@@ -223,9 +297,28 @@ def _output(o):
     if o.get("output_type") == "execute_result": o.setdefault("execution_count", None)
     return nbformat.from_dict(o)
 
+def _plain(h: str) -> str:
+    "Text of an html (or markdown) fragment: tags, images and styles dropped, entities decoded, spaces collapsed."
+    h = re.sub(r"<(style|script|svg)\b.*?</\1>", " ", h, flags=re.S|re.I)
+    h = re.sub(r"</?(p|div|li|ul|ol|tr|td|th|table|pre|br|h\d|blockquote)\b[^>]*>", " ", h, flags=re.I)
+    h = re.sub(r"<[^>]+>", "", h)
+    return re.sub(r"\s+", " ", html.unescape(h).replace("¶", "")).strip()
+
+def page_sections(body: str, page: str, title: str, chars=300) -> list[dict]:
+    "Search entries of a page: the page itself and each h2-h4 section with an id (show_doc entries have their own)."
+    hs = [m for m in re.finditer(r'<h([1-4])\b([^>]*)>(.*?)</h\1>', body, flags=re.S)]
+    res = [dict(t=title, u=page, k="page", p=title, x=_plain(body[:hs[0].start()] if hs else body)[:chars])]
+    for i, m in enumerate(hs):
+        ident = re.search(r'\bid="([^"]+)"', m.group(2))
+        if not ident or "doc-name" in m.group(2): continue
+        end = hs[i+1].start() if i+1 < len(hs) else len(body)
+        res.append(dict(t=_plain(m.group(3)), u=f"{page}#{html.unescape(ident.group(1))}", k="section", p=title,
+                        x=_plain(body[m.end():end])[:chars]))
+    return res
+
 class Site:
     "The offline build of the documentation site."
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, mathjax_cdn=False):
         import nbdev.processors as P
         self.cfg, self.q = load_config()
         self.out, self.nbs_path = Path(out), Path(self.cfg.nbs_path)
@@ -234,7 +327,8 @@ class Site:
         self.stems = {Path(n).stem: n for n in self.nbs}
         self.settings = {k: self.cfg.get(k, "") for k in ("git_url", "branch", "doc_host", "doc_baseurl")}
         self.docns = DocNamespace(self.cfg.lib_name)
-        self.errors, self.warnings, self.titles = [], [], {}
+        self.errors, self.warnings, self.titles, self.entries, self.sections = [], [], {}, [], []
+        self.mathjax_cdn, self.mathjax, self.mathjax_from = mathjax_cdn, None, ""
         site = self.q.get("website", {})
         missing = []
         self.sidebar = parse_sidebar(site.get("sidebar", {}).get("contents", []), self.nbs, missing)
@@ -244,6 +338,7 @@ class Site:
             self.warnings.append("not in the sidebar of _quarto.yml (shown under 'More' here, missing from quarto's sidebar): " + ", ".join(unlisted))
             self.sidebar.append({"section": "More", "contents": [{"page": n, "text": None} for n in unlisted]})
         self.order = sidebar_pages(self.sidebar)
+        self.sidebar.append({"site_page": NAMES_PAGE, "text": "Index of names"})
         self.P = P
         from nbdev.doclinks import NbdevLookup
         self.lookup = NbdevLookup()
@@ -281,8 +376,12 @@ class Site:
                     except Exception as e:
                         site.errors.append(f"{rel}: show_doc({expr}) cannot be resolved from the package ({e!r}); is the notebook exported?")
                         continue
-                    parts.append(doc_html(obj, kw.get("name") or expr, kw.get("title_level", 3), site.settings, site.lookup.linkify))
-                cell.outputs = [dict(output_type="display_data", metadata={}, data={"text/html": "\n".join(parts)})]
+                    name = kw.get("name") or expr
+                    if is_dunder(name): continue
+                    n0 = len(site.entries)
+                    parts.append(doc_html(obj, name, kw.get("title_level", 3), site.settings, site.lookup.linkify, site.entries))
+                    for e in site.entries[n0:]: e.update(page=site.pages[rel], module=self.default_exp or "")
+                cell.outputs = [dict(output_type="display_data", metadata={}, data={"text/html": "\n".join(parts)})] if parts else []
         res = []
         for p in P.FilterDefaults().procs():
             if p is P.exec_show_docs: res.append(render_show_docs)
@@ -340,6 +439,9 @@ class Site:
             for it in its:
                 if "section" in it: res.append(f'<li class="nav-section"><span>{html.escape(str(it["section"]))}</span><ul>{items(it["contents"])}</ul></li>')
                 elif "link" in it: res.append(f'<li><a href="{html.escape(it["link"])}">{html.escape(str(it["text"]))}</a></li>')
+                elif "site_page" in it:  # a page of this build, not a notebook's (the index of names)
+                    cls = ' class="active"' if it["site_page"] == cur else ""
+                    res.append(f'<li><a{cls} href="{self.rel_href(cur, it["site_page"])}">{html.escape(it["text"])}</a></li>')
                 else:
                     pg = self.pages[it["page"]]
                     cls = ' class="active"' if pg == cur else ""
@@ -398,32 +500,40 @@ class Site:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest)
 
-    def page(self, rel: str, fm: dict, body: str) -> str:
-        cur = self.pages[rel]
+    def page(self, rel: str | None, fm: dict, body: str, cur: str | None = None) -> str:
+        "The html page of notebook `rel` (or of the site page `cur`, with `rel` None)."
+        cur = cur or self.pages[rel]
         site = self.q.get("website", {})
         sitetitle = str(site.get("title") or self.cfg.get("title", "docs"))
-        title = str(fm.get("title") or Path(rel).stem)
+        title = str(fm.get("title") or Path(rel or cur).stem)
         desc = fm.get("description")
         root = self.rel_href(cur, "index.html")
         css = "".join(f'<link rel="stylesheet" href="{self.rel_href(cur, c)}">' for c in ["site.css"] + self.css_files())
         repo = site.get("repo-url") or self.cfg.get("git_url")
         repo_a = f'<a class="repo" href="{html.escape(repo)}">GitHub</a>' if repo else ""
         head_desc = f'<div class="description">{md2html(str(desc), inline=True)}</div>' if desc else ""
+        mathjax = self.rel_href(cur, self.mathjax) if self.mathjax else MATHJAX
+        here = self.rel_href(cur, ".")
+        search = (f'<form class="search" role="search" onsubmit="return false"><input type="search" id="search-input" '
+                  f'placeholder="Search" aria-label="Search the site" autocomplete="off">'
+                  f'<div id="search-results" class="search-results" hidden></div></form>')
         page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)} – {html.escape(sitetitle)}</title>{css}
 <script>window.MathJax = {{tex: {{inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']], processEscapes: true}}}};</script>
-<script async src="{MATHJAX}"></script>
+<script async id="MathJax-script" src="{mathjax}"></script>
+<script defer src="{self.rel_href(cur, SEARCH_INDEX)}"></script>
+<script defer src="{self.rel_href(cur, SEARCH_JS)}" data-root="{'' if here == '.' else here + '/'}"></script>
 </head><body>
-<header class="navbar"><a class="brand" href="{root}">{html.escape(sitetitle)}</a>{repo_a}</header>
+<header class="navbar"><a class="brand" href="{root}">{html.escape(sitetitle)}</a>{search}{repo_a}</header>
 <div class="layout">{self.nav_html(cur)}
 <main class="content"><header class="page-title"><h1 class="title">{html.escape(title)}</h1>{head_desc}</header>
 {body}
-{self.pager_html(rel)}</main>
+{self.pager_html(rel) if rel else ""}</main>
 {self.toc_html(body)}</div>
 </body></html>
 """
-        return self.fix_refs(page, rel, cur)
+        return self.fix_refs(page, rel, cur) if rel else page
 
     def css_files(self) -> list[str]:
         css = self.q.get("format", {}).get("html", {}).get("css", [])
@@ -440,6 +550,9 @@ class Site:
         out.mkdir(parents=True)
         (out/MARKER).write_text("written by tools/build_docs.py\n")
         (out/".nojekyll").write_text("")
+        self.mathjax, self.mathjax_from = vendor_mathjax(out, self.mathjax_cdn)
+        if self.mathjax is None and not self.mathjax_cdn: self.warnings.append(f"maths need the network: MathJax from {self.mathjax_from}")
+        if NAMES_PAGE in self.pages.values(): self.errors.append(f"a notebook's page is {NAMES_PAGE}, the index of names")
         old = os.getcwd(); os.chdir(ROOT)  # nbdev's processors read settings.ini from the working folder
         try:
             done = [(rel, *self.process(rel)) for rel in self.nbs]
@@ -453,15 +566,73 @@ class Site:
                 dest = out/self.pages[rel]
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_text(self.page(rel, fm, body), encoding="utf-8")
+                self.sections += page_sections(body, self.pages[rel], self.titles[rel])
         finally: os.chdir(old)
+        self.add_members()
+        (out/NAMES_PAGE).write_text(self.page(None, {"title": "Index of names"}, self.names_html(), cur=NAMES_PAGE),
+                                    encoding="utf-8")
+        self.write_search()
         self.write_css()
         self.errors += [f"show_doc namespace: {e}" for e in self.docns.errors]
+        if self.entries and not any(e["source"] for e in self.entries):
+            self.errors.append(f"no API entry links to its source: is {self.cfg.lib_name} imported from this checkout ({ROOT})?")
         for n in self.nbs:
             if not (out/self.pages[n]).is_file(): self.errors.append(f"{n} has no page {self.pages[n]}")
         if not (out/"index.html").is_file(): self.errors.append("no index.html (nbs/index.ipynb is missing)")
         errs, warns = check_links(out)
         self.errors += errs; self.warnings += warns
         return self
+
+    def names_html(self) -> str:
+        "The body of the index of names: every API entry of the site, A to Z, linked to it, with its summary."
+        rows = []
+        for e in sorted(self.entries, key=lambda e: (e["name"].lower(), e["page"])):
+            href = f'{e["page"]}#{e["anchor"]}'
+            summ = md2html(self.lookup.linkify(escape_placeholders(e["summary"])), inline=True) if e["summary"] else ""
+            member = f' <small>(in {html.escape(e["name"].rsplit(".", 1)[0])})</small>' if e.get("member") else ""
+            rows.append(f'<tr><td><a href="{html.escape(href)}"><code>{html.escape(e["name"])}</code></a>{member}</td>'
+                        f'<td>{html.escape(self.lib_module(e))}</td><td>{summ}</td></tr>')
+        return (f'<p>Every public function, class and method of <code>{html.escape(self.cfg.lib_name)}</code> '
+                f'({len(rows)} entries), linked to its documentation.</p>'
+                '<table class="names"><thead><tr><th>Name</th><th>Module</th><th>Summary</th></tr></thead>'
+                f'<tbody>{"".join(rows)}</tbody></table>')
+
+    def add_members(self):
+        "Public methods and attributes with no entry of their own (defined in a class body, as nbdev shows them): in the\n        index of names and the search, linked to their class's entry."
+        try: syms = importlib.import_module(f"{self.cfg.lib_name}._modidx").d["syms"]
+        except Exception: return
+        have = {(e["page"], e["anchor"]) for e in self.entries}
+        for mod, ss in syms.items():
+            for sym, (url, _) in ss.items():
+                name = sym[len(mod)+1:]
+                page, _, anchor = url.partition("#")
+                if any(p.startswith("_") for p in name.split(".")) or (page, anchor) in have: continue
+                owner = name.rsplit(".", 1)[0].lower()
+                if "." not in name or (page, owner) not in have:
+                    self.warnings.append(f"{sym} has no entry on {page}, nor has its class"); continue
+                try: member = vars(getattr(importlib.import_module(mod), name.split(".")[0])).get(name.split(".")[1])
+                except Exception: member = None
+                doc = member.__doc__ if callable(member) or isinstance(member, property) else None  # its own, not inherited
+                doc = inspect.cleandoc(doc) if doc else ""
+                self.entries.append(dict(name=name, anchor=owner, signature=name, summary=(doc or "").split("\n\n")[0],
+                                         source=None, empty=[], page=page, module=mod[len(self.cfg.lib_name)+1:], member=True))
+
+    def lib_module(self, e) -> str:
+        return f'{self.cfg.lib_name}.{e["module"]}' if e["module"] else self.cfg.lib_name
+
+    def write_search(self):
+        "The search index (a script defining `window.SEARCH_INDEX`: no fetch, so file:// works) and the search script."
+        docs = [dict(t=e["name"], u=f'{e["page"]}#{e["anchor"]}', k="api",
+                     p=f'{self.lib_module(e)} · {self.titles.get(next((r for r, pg in self.pages.items() if pg == e["page"]), ""), e["page"])}',
+                     x=_plain(md2html(escape_placeholders(e["summary"])))[:200]) for e in self.entries]
+        docs += self.sections
+        (self.out/SEARCH_INDEX).write_text("window.SEARCH_INDEX = " + json.dumps(docs, ensure_ascii=False, separators=(",", ":"))
+                                           + ";\n", encoding="utf-8")
+        shutil.copy2(Path(__file__).with_name("docs_search.js"), self.out/SEARCH_JS)
+
+    def empty_details(self) -> list[str]:
+        "`page: entry: parameter` for each parameter whose Details column is empty (no docment)."
+        return [f'{e["page"]}: {e["name"]}: {p}' for e in self.entries for p in e["empty"]]
 
     def write_css(self):
         from pygments.formatters import HtmlFormatter
@@ -530,12 +701,24 @@ def build_with_quarto(cfg) -> int:
     return 1 if bad else 0
 
 # ------------------------------------------------------------------------------------------------------------ main
+def _lib_name() -> str:
+    "settings.ini's `lib_name`, read without nbdev (which the checkout check must precede)."
+    import configparser
+    c = configparser.ConfigParser(); c.read(ROOT/"settings.ini")
+    return c["DEFAULT"].get("lib_name", ROOT.name) if "DEFAULT" in c else ROOT.name
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--offline", action="store_true", help="build without quarto even when it is installed")
     ap.add_argument("--out", help="folder of the offline build (implies --offline; default: settings.ini doc_path)")
     ap.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    ap.add_argument("--mathjax-cdn", action="store_true", help="load MathJax from its CDN instead of copying it into the site")
+    ap.add_argument("--empty-details", metavar="FILE",
+                    help="write the API entries' parameters that have no docment (page: entry: parameter) to FILE")
     a = ap.parse_args(argv)
+    lib = _lib_name()
+    if (why := check_checkout(lib)):
+        print(f"build_docs: {why}", file=sys.stderr); return 1
     if not (a.offline or a.out) and shutil.which("quarto"):
         os.chdir(ROOT)
         cfg, _ = load_config()
@@ -545,8 +728,14 @@ def main(argv=None) -> int:
     os.chdir(ROOT)  # nbdev reads settings.ini from the working folder
     cfg, _ = load_config()
     out = out or ROOT/cfg.doc_path.name
-    s = Site(out).build()
+    s = Site(out, mathjax_cdn=a.mathjax_cdn).build()
+    empty = s.empty_details()
+    if a.empty_details: Path(a.empty_details).write_text("".join(l + "\n" for l in empty), encoding="utf-8")
     if not a.quiet:
+        say(f"maths: {s.mathjax_from}")
+        say(f"search: {len(s.entries)} API entries and {len(s.sections)} page sections indexed; {NAMES_PAGE} lists the entries")
+        say(f"parameters without a docment: {len(empty)}" + (f" (listed in {a.empty_details})" if a.empty_details else
+                                                          " (--empty-details FILE lists them)"))
         for w in s.warnings: say("warning:", w)
     for e in s.errors: say("error:", e)
     n = len(list(out.rglob("*.html")))
