@@ -12,10 +12,10 @@ import torch.nn.functional as F
 import torchvision
 
 # %% auto #0
-__all__ = ['IR_UNITS', 'CLASSIFIERS', 'Classifier', 'conv_bn_relu', 'TinyVGG', 'BasicBlock', 'TinyResNet', 'TinyStudent',
-           'sep_block', 'TinyMobile', 'VGG16', 'IRUnit', 'ir_output_layer', 'IRBackbone', 'IRNet', 'TorchvisionNet',
-           'build_classifier', 'Generator', 'DGWGAN', 'MinibatchDiscrimination', 'MinibatchDiscriminator', 'resize_to',
-           'freeze']
+__all__ = ['IR_UNITS', 'CLASSIFIERS', 'Classifier', 'check_images', 'conv_bn_relu', 'TinyVGG', 'BasicBlock', 'TinyResNet',
+           'TinyStudent', 'sep_block', 'TinyMobile', 'VGG16', 'IRUnit', 'ir_output_layer', 'IRBackbone', 'IRNet',
+           'TorchvisionNet', 'build_classifier', 'Generator', 'DGWGAN', 'MinibatchDiscrimination',
+           'MinibatchDiscriminator', 'resize_to', 'freeze']
 
 # %% ../nbs/02_models.ipynb #88991e06
 class Classifier(nn.Module):
@@ -30,12 +30,15 @@ class Classifier(nn.Module):
 
     def embed(self, x): raise NotImplementedError
     def forward(self, x):
-        _check_input_images(x, self.arch, self.input_size)
+        check_images(x, self.arch, self.input_size)
         f = self.embed(x)
         return f, self.fc_layer(f)
 
 # %% ../nbs/02_models.ipynb #d8dd97c1
-def _check_input_images(x:torch.Tensor, name:str, size:int):
+def check_images(x:torch.Tensor, # the images a network was given
+                 name:str, # the network, named in the error
+                 size:int # the image side it takes
+                ):
     "A `ValueError` unless `x` is N x 3 x `size` x `size`."
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != (3, size, size):
         got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -341,7 +344,7 @@ class DGWGAN(nn.Module):
         self.ls = nn.Sequential(nn.Conv2d(3, width, 5, 2, 2), nn.LeakyReLU(0.2),
                                 *[_down(a, b) for a, b in zip(chans, chans[1:])], nn.Conv2d(chans[-1], 1, 4))
     def forward(self, x):
-        _check_input_images(x, "DGWGAN", self.size)
+        check_images(x, "DGWGAN", self.size)
         return self.ls(x).flatten()
 
 # %% ../nbs/02_models.ipynb #5090631f
@@ -396,7 +399,7 @@ class MinibatchDiscriminator(nn.Module):
         self.mbd1 = MinibatchDiscrimination(self.feat_dim, n_kernels, kernel_dim)
         self.fc_layer = nn.Linear(self.feat_dim + n_kernels, n_classes)
     def forward(self, x):
-        _check_input_images(x, "MinibatchDiscriminator", self.size)
+        check_images(x, "MinibatchDiscriminator", self.size)
         f = self.layer4(self.layer3(self.layer2(self.layer1(x)))).flatten(1)
         return f, self.fc_layer(self.mbd1(f, self.group_size))
 
