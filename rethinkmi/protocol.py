@@ -87,7 +87,9 @@ class TargetFile:
 
 # %% ../nbs/42_protocol.ipynb #d665b2dc
 @patch
-def load(self:TargetFile, device=None) -> torch.nn.Module:
+def load(self:TargetFile,
+         device=None # where the network goes (see `default_device`)
+        ) -> torch.nn.Module:
     "The target network, checked to be a classifier, in eval mode on `device`."
     return load_net(self.target, self.target_arch, classifier=True, device=device)
 
@@ -101,7 +103,9 @@ class PublicImages:
 
 # %% ../nbs/42_protocol.ipynb #35de4a3a
 @patch
-def load(self:PublicImages, size:int) -> SplitDataset:
+def load(self:PublicImages,
+         size:int # the side the images are served at
+        ) -> SplitDataset:
     "The public images at `size` x `size`."
     return split_data(self.public, self.root, self.dataset, size)
 
@@ -284,7 +288,10 @@ def _need(**given):
     if missing: raise ValueError("missing " + ", ".join(f"--{k}" for k in missing))
 
 # %% ../nbs/42_protocol.ipynb #9f88ae70
-def begin_command(given:dict, what:str, **need) -> tuple[dict, Path, torch.device]:
+def begin_command(given:dict, # the command's arguments, `locals()` on entry
+                  what:str, # the command's work, named in errors
+                  **need # option -> value: the inputs this command cannot go without
+                 ) -> tuple[dict, Path, torch.device]:
     "(flat arguments, run folder, device) of a command given `given`, once `need` and the folder are checked."
     args, out = flat_arguments(given), Path(given["out"])
     _need(**need)

@@ -65,7 +65,8 @@ class AttackSettings:
 
 # %% ../nbs/42a_protocol_attack.ipynb #16b30352
 def attack_inputs(target:TargetFile, # the target
-                  G:str, D:str, # the GAN's checkpoints
+                  G:str, # the generator's checkpoint
+                  D:str, # the discriminator's checkpoint
                   students:str="", # the students' checkpoints, comma-separated
                   student_archs:str="", # their layouts, comma-separated, for checkpoints without a record
                   p_reg:str|None=None, # a P_reg file

@@ -348,7 +348,12 @@ def torch_threads(n:int|None # torch CPU threads inside the block; `None` or 0: 
     finally: torch.set_num_threads(old)
 
 # %% ../nbs/00d_runs.ipynb #fe75b432
-def train_stage(run:RunDir, name:str, cfg:dict, train:Callable[[Path], dict], models:dict) -> dict:
+def train_stage(run:RunDir, # the run folder that caches the stage
+                name:str, # the stage's name, part of its file name
+                cfg:dict, # the stage's settings: another config is another file
+                train:Callable[[Path], dict], # trains, resuming from the path given; returns the history
+                models:dict # name -> network whose weights the stage stores and loads
+               ) -> dict:
     "Load `models`' weights for stage `name` from `run`, training them first (resumably) if not stored."
     from rethinkmi.distributed import is_main
     ckpt = run.path(name, cfg, "ckpt")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import copy
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -20,8 +21,8 @@ from .train_loop import Accel, Batches, TrainOptions, resume, train_epochs
 
 # %% auto #0
 __all__ = ['AUGMENTS', 'classifier_accuracy', 'lr_schedule', 'random_flip', 'optimizer_step', 'train_classifier', 'plot_history',
-           'gradient_penalty', 'diff_augment', 'ema_update', 'GanRecipe', 'train_gmi_gan', 'soft_cross_entropy',
-           'kedmi_d_loss', 'kedmi_g_loss', 'train_kedmi_gan']
+           'gradient_penalty', 'diff_augment', 'ema_update', 'GanRecipe', 'train_gan_loop', 'train_gmi_gan',
+           'soft_cross_entropy', 'kedmi_d_loss', 'kedmi_g_loss', 'train_kedmi_gan']
 
 # %% ../nbs/04_training.ipynb #411f5655
 @torch.no_grad()
@@ -261,10 +262,10 @@ def _gan_config(config, r:GanRecipe, o:TrainOptions, n_public:int) -> dict:
 
 # %% ../nbs/04_training.ipynb #105176d8
 def _gan_epoch(step, batches, epoch:int, bar) -> dict:
-    "One pass of `step(x, t)` over `batches` (`t` counts across epochs); the means of its numbers."
+    "One pass of `step(x, y, t)` over `batches` (`t` counts across epochs); the means of its numbers."
     sums, n = {}, len(batches)
-    for i, (x, _) in enumerate(batches):
-        for k, v in step(x, epoch * n + i).items(): sums[k] = sums.get(k, 0.) + v.detach().float()
+    for i, (x, y) in enumerate(batches):
+        for k, v in step(x, y, epoch * n + i).items(): sums[k] = sums.get(k, 0.) + v.detach().float()
         bar.update()
     return {k: float(v) / n for k, v in sums.items()}
 
@@ -276,20 +277,29 @@ def _gan_state(G, D, o:TrainOptions, r:GanRecipe) -> dict:
     return state
 
 # %% ../nbs/04_training.ipynb #e66a9e93
-def _train_gan(G, D, public_data, step_fn, config:dict, r:GanRecipe, o:TrainOptions, acc:Accel) -> dict:
-    "The GAN loop: `step_fn(x, step, opt_g, opt_d, G, D)` -> scalar tensors, averaged per epoch."
+def train_gan_loop(G:nn.Module, # the generator, trained in place
+                   D:nn.Module, # the discriminator, trained in place
+                   data, # the training images and their labels: what `Batches` accepts
+                   step_fn:Callable, # (x, t, opt_g, opt_d, G, D, y) -> the step's numbers, scalar tensors
+                   config:dict, # the trainer's own settings, recorded with its checkpoint
+                   r:GanRecipe, # Adam's betas and the aids
+                   o:TrainOptions, # the run: epochs, rate, batch size, checkpoint, seed
+                   acc:Accel, # where the networks and batches go
+                   show:tuple=("d_loss", "g_loss") # the numbers the progress bar shows
+                  ) -> dict:
+    "Every GAN trainer's loop: resumable epochs of `step_fn`, its numbers averaged per epoch; the history."
     for m in (G, D): acc.model(m).train()
     Gw, Dw = ddp(G), ddp(D)   # under torchrun, steps train through DDP wrappers
-    batches = o.batches(public_data, drop_last=True)
+    batches = o.batches(data, drop_last=True)
     state = _gan_state(G, D, o, r)
     config = _gan_config(config, r, o, batches.n)
     start, h, _ = resume(o, config, **state)
-    def step(x, t):
-        out = step_fn(acc.batch(x), t, state["opt_g"], state["opt_d"], Gw, Dw)
+    def step(x, y, t):
+        out = step_fn(acc.batch(x), t, state["opt_g"], state["opt_d"], Gw, Dw, y)
         if r.ema: ema_update(state["G_ema"], G, r.ema, t)
         return out
     run_epoch = lambda epoch, bar: _gan_epoch(step, batches, epoch, bar)
-    h = train_epochs(o, batches, run_epoch, config, state, start, h, show=("d_loss", "g_loss"))
+    h = train_epochs(o, batches, run_epoch, config, state, start, h, show=show)
     if r.ema: G.load_state_dict(state["G_ema"].state_dict())   # the checkpoint keeps the trained G
     for m in (G, D): m.eval()
     return h
@@ -330,12 +340,12 @@ def train_gmi_gan(G:Generator, # the generator, trained in place
     o, r = TrainOptions.fill(opts, epochs=120, lr=2e-4, desc="GMI GAN"), recipe or GanRecipe()
     acc = o.accel()
     aug = lambda x: diff_augment(x, r.augment)
-    def step(x, i, opt_g, opt_d, Gw, Dw):
+    def step(x, i, opt_g, opt_d, Gw, Dw, y):   # y: the labels, unused
         out = _gmi_d_step(x, G, Dw, opt_d, acc, gp_weight, aug)
         if (i + 1) % n_critic == 0: out["g_loss"] = _gmi_g_step(len(x), G, D, Gw, opt_g, acc, aug) * n_critic
         return out
     config = dict(trainer="gmi_gan", n_critic=n_critic, gp_weight=gp_weight)
-    return _train_gan(G, D, public_data, step, config, r, o, acc)
+    return train_gan_loop(G, D, public_data, step, config, r, o, acc)
 
 # %% ../nbs/04_training.ipynb #dd5c2bff
 def soft_cross_entropy(logits:Tensor, # N x K
@@ -431,12 +441,12 @@ def train_kedmi_gan(G:Generator, # the generator, trained in place
     acc, was = o.accel(), target.training
     acc.model(target).eval()
     aug = lambda x: diff_augment(x, r.augment)   # T's soft labels come from the un-augmented images
-    def step(x, i, opt_g, opt_d, Gw, Dw):
+    def step(x, i, opt_g, opt_d, Gw, Dw, y):   # y: the labels, unused
         out = _kedmi_d_step(x, _soft_labels(target, x, acc), G, Dw, opt_d, acc, w_unsup, aug)
         if (i + 1) % n_critic == 0:
             g_loss, fm = _kedmi_g_step(x, G, D, Gw, opt_g, acc, w_ent, aug)
             out.update(g_loss=g_loss * n_critic, g_fm=fm * n_critic)
         return out
     config = dict(trainer="kedmi_gan", n_critic=n_critic, w_unsup=w_unsup, w_ent=w_ent, n_classes=K)
-    try: return _train_gan(G, D, public_data, step, config, r, o, acc)
+    try: return train_gan_loop(G, D, public_data, step, config, r, o, acc)
     finally: target.train(was)

@@ -243,8 +243,11 @@ def _doc_rows(obj, name):
     from fastcore.docments import docments
     try: sig = inspect.signature(obj)
     except (TypeError, ValueError): return []
-    try: dm = docments(obj, full=True, args_kwargs=True)
-    except Exception: dm = {}
+    dm = {}
+    # a dataclass inherits fields, and their docments, from its bases: the class's own docments win
+    for o in reversed(obj.__mro__[:-1] if inspect.isclass(obj) else (obj,)):
+        try: dm |= {k: v for k, v in docments(o, full=True, args_kwargs=True).items() if v.get("docment")}
+        except Exception: pass
     rows, empty = [], inspect.Parameter.empty
     for p in _params(name, obj, sig):
         d = dm.get(p.name, {})
