@@ -292,7 +292,10 @@ class OptionParser(argparse.ArgumentParser):
 
 # %% ../nbs/00d_runs.ipynb #7f5da052
 @patch
-def parse_args(self:OptionParser, args=None, namespace=None):
+def parse_args(self:OptionParser,
+               args=None, # the arguments; `None`: `sys.argv[1:]`
+               namespace=None # the object the values go to; `None`: a new `argparse.Namespace`
+              ):
     "The parsed arguments; an unknown option is a usage error that suggests the nearest option."
     ns, extra = self.parse_known_args(args, namespace)
     if extra:

@@ -159,6 +159,9 @@ def test_every_callable_has_a_parameter_table(site, built):
     assert '<table class="doc-params">' in bd.doc_html(g, "g", 3, {"git_url": "", "branch": ""}, lambda s: s, rec)
     assert rec[0]["empty"] == ["b"]
     assert '<table' not in bd.doc_html(lambda: 1, "h", 3, {"git_url": "", "branch": ""}, lambda s: s)
+    import argparse
+    class P(argparse.ArgumentParser): "A constructor from another package: its parameters are not documented here."
+    assert '<table' not in bd.doc_html(P, "P", 3, {"git_url": "", "branch": ""}, lambda s: s)
     assert bd.is_dunder("RunView.__repr__") and bd.is_dunder("__call__") and not bd.is_dunder("RunView._x")
     for pg in site.glob("*.html"): assert not re.search(r'id="[^"]*__\w+__"', pg.read_text(encoding="utf-8")), pg.name
     n = int(re.search(r"parameters without a docment: (\d+)", built[1]).group(1))

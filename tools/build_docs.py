@@ -243,6 +243,9 @@ def _doc_rows(obj, name):
     from fastcore.docments import docments
     try: sig = inspect.signature(obj)
     except (TypeError, ValueError): return []
+    init = obj.__init__ if inspect.isclass(obj) and obj.__init__ is not object.__init__ else None
+    if init and not (getattr(init, "__module__", None) or "").startswith(obj.__module__.split(".")[0]):
+        return []   # a constructor inherited from another package (argparse's, say): its parameters are not ours
     dm = {}
     # a dataclass inherits fields, and their docments, from its bases: the class's own docments win
     for o in reversed(obj.__mro__[:-1] if inspect.isclass(obj) else (obj,)):
