@@ -26,8 +26,8 @@ from .results import (CONVENTIONS, FidOptions, ResultsTable, check_convention, e
 from .stylegan import load_stylegan
 from .stylegan_attack import SPACES, StyleAttack
 from .runs import finish_run, read_run, start_run
-from .protocol import (PUBLIC_DATASET, DataSet, ProtocolName, PublicSetting, TargetFile, begin_command,
-                                parse_ids, split_data)
+from .protocol import (PUBLIC_DATASET, DataSet, ProtocolName, PublicSetting, TargetFile,
+                                begin_command, parse_ids, split_data)
 
 # %% auto #0
 __all__ = ['Method', 'Space', 'VariantName', 'PRegMode', 'FidImages', 'Convention', 'AttackSettings', 'attack_inputs',

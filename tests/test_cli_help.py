@@ -1,6 +1,6 @@
-"""The `rethinkmi` command line's conventions: the stored description of the options is the live one, `--help` loads
-no torch, `--version`, suggestions for unknown commands and options, required options, choices, groups, defaults,
-and both spellings of an option (`--n-seeds`, `--n_seeds`)."""
+"""The `rethinkmi` command line's conventions: the stored description of the options is the live one,
+`--help` loads no torch, `--version`, suggestions for unknown commands and options, required options, choices,
+groups, defaults, and both spellings of an option (`--n-seeds`, `--n_seeds`)."""
 import contextlib, io, subprocess, sys
 from pathlib import Path
 
@@ -29,13 +29,18 @@ def test_stored_description_is_the_live_one():
 
 
 def test_the_spec_tool_checks():
-    r = subprocess.run([sys.executable, str(ROOT/"tools"/"make_cli_spec.py"), "--check"], capture_output=True, text=True)
+    tool = str(ROOT/"tools"/"make_cli_spec.py")
+    r = subprocess.run([sys.executable, tool, "--check"], capture_output=True, text=True)
     assert r.returncode == 0 and "up to date" in r.stdout, r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("args", [["--help"], ["attack", "--help"], ["train-classifier", "--help"], ["--version"]])
+HELPS = [["--help"], ["attack", "--help"], ["train-classifier", "--help"], ["--version"]]
+
+
+@pytest.mark.parametrize("args", HELPS)
 def test_help_loads_no_torch(args):
-    code = f"import sys; from rethinkmi.cli import main; rc = main({args!r}); assert 'torch' not in sys.modules; sys.exit(rc)"
+    code = (f"import sys; from rethinkmi.cli import main; rc = main({args!r}); "
+            "assert 'torch' not in sys.modules; sys.exit(rc)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "usage" in r.stdout or r.stdout == f"rethinkmi {__version__}\n"
@@ -65,7 +70,7 @@ def test_command_table_aligns():
 
 
 def test_both_spellings_of_an_option():
-    "The parser of a command takes --n-seeds, --n_seeds and --n-seeds=3; the help shows the hyphenated form only."
+    "A command takes --n-seeds, --n_seeds and --n-seeds=3; the help shows the hyphenated form only."
     from rethinkmi.cli import _parser
     p = _parser("attack", {})
     base = ["out", "--target", "t", "--G", "g"]
@@ -89,19 +94,23 @@ def test_required_options():
 
 
 CHOICES = {"attack": ["method", "variant", "space", "protocol", "public", "p_reg_mode"],
-           "train-gan": ["kind", "dataset"], "train-classifier": ["dataset"], "distill": ["schedule", "protocol", "dataset"],
+           "train-gan": ["kind", "dataset"], "train-classifier": ["dataset"],
+           "distill": ["schedule", "protocol", "dataset"],
            "preg": ["protocol", "dataset"], "evaluate": ["fid_images", "convention", "protocol", "dataset"]}
 
 
 @pytest.mark.parametrize("command", list(CHOICES))
 def test_closed_sets_are_choices(command):
     spec = {a["name"]: a for a in stored_spec()[command]["arguments"]}
-    assert all(spec[k]["choices"] for k in CHOICES[command]), {k: spec[k]["choices"] for k in CHOICES[command]}
+    found = {k: spec[k]["choices"] for k in CHOICES[command]}
+    assert all(found.values()), found
 
 
 @pytest.mark.parametrize("args, message", [
-    (["attack", "x", "--target", "t", "--G", "g", "--variant", "lomma2"], "argument --variant: invalid choice: 'lomma2'"),
-    (["evaluate", "x", "--attacks", "a", "--eval-model", "e", "--private", "p", "--root", "r", "--convention", "theirs"],
+    (["attack", "x", "--target", "t", "--G", "g", "--variant", "lomma2"],
+     "argument --variant: invalid choice: 'lomma2'"),
+    (["evaluate", "x", "--attacks", "a", "--eval-model", "e", "--private", "p", "--root", "r",
+      "--convention", "theirs"],
      "argument --convention: invalid choice: 'theirs'"),
 ])
 def test_a_value_out_of_its_set_is_a_usage_error(tmp_path, args, message):
@@ -114,7 +123,8 @@ def test_groups_in_order():
     titles = [l[:-1] for l in h.splitlines() if l.endswith(":") and not l.startswith(" ")]
     assert titles == ["options", "inputs", "attack", "speed", "output"], titles
     groups = {a["name"]: a["group"] for a in stored_spec()["attack"]["arguments"]}
-    assert (groups["target"], groups["public"], groups["device"], groups["out"]) == ("inputs", "attack", "speed", "output")
+    picked = (groups["target"], groups["public"], groups["device"], groups["out"])
+    assert picked == ("inputs", "attack", "speed", "output")
     assert {a["group"] for a in stored_spec()["distill"]["arguments"] if a["name"] == "public"} == {"inputs"}
 
 
@@ -126,14 +136,16 @@ def test_every_option_says_its_default(command):
            if a["kind"] != "positional" and a["name"] != "config" and not any(s in a["help"] for s in said)]
     assert not bad, bad
     helps = {a["name"]: a["help"] for a in stored_spec()[command]["arguments"]}
-    if command == "attack": assert helps["students"].endswith("(default: none)") and "None" not in helps["p_reg_mode"]
+    if command == "attack":
+        assert helps["students"].endswith("(default: none)") and "None" not in helps["p_reg_mode"]
 
 
 def test_old_records_keep_working(tmp_path):
     "A record's keys are the Python names: --config reads them, and they make required options optional."
     import json
     (tmp_path/"old").mkdir()
-    rec = dict(command="attack", arguments=dict(target="T.pt", G="G.pt", D="D.pt", n_seeds=2, p_reg_mode="fixed"))
+    given = dict(target="T.pt", G="G.pt", D="D.pt", n_seeds=2, p_reg_mode="fixed")
+    rec = dict(command="attack", arguments=given)
     (tmp_path/"old"/"run.json").write_text(json.dumps(rec))
     from rethinkmi.cli import _config, _parser
     rest, recorded = _config("attack", ["o", "--config", str(tmp_path/"old")])

@@ -80,7 +80,9 @@ def vendor_mathjax(out: Path, cdn=False) -> tuple[str | None, str]:
     for part in MATHJAX_PARTS:
         s = src/part
         if s.is_dir(): shutil.copytree(s, dest/part, dirs_exist_ok=True)
-        elif s.is_file(): (dest/part).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(s, dest/part)
+        elif s.is_file():
+            (dest/part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(s, dest/part)
     lic = next((p for p in (src/"LICENSE", src.parent/"LICENSE") if p.is_file()), None)
     if lic: shutil.copy2(lic, dest/"LICENSE")
     version = json.loads((src.parent/"package.json").read_text()).get("version", "3") if (src.parent/"package.json").is_file() else "3"
@@ -615,7 +617,8 @@ class Site:
                 if any(p.startswith("_") for p in name.split(".")) or (page, anchor) in have: continue
                 owner = name.rsplit(".", 1)[0].lower()
                 if "." not in name or (page, owner) not in have:
-                    self.warnings.append(f"{sym} has no entry on {page}, nor has its class"); continue
+                    self.warnings.append(f"{sym} has no entry on {page}, nor has its class")
+                    continue
                 try: member = vars(getattr(importlib.import_module(mod), name.split(".")[0])).get(name.split(".")[1])
                 except Exception: member = None
                 doc = member.__doc__ if callable(member) or isinstance(member, property) else None  # its own, not inherited
@@ -710,7 +713,8 @@ def build_with_quarto(cfg) -> int:
 def _lib_name() -> str:
     "settings.ini's `lib_name`, read without nbdev (which the checkout check must precede)."
     import configparser
-    c = configparser.ConfigParser(); c.read(ROOT/"settings.ini")
+    c = configparser.ConfigParser()
+    c.read(ROOT/"settings.ini")
     return c["DEFAULT"].get("lib_name", ROOT.name) if "DEFAULT" in c else ROOT.name
 
 def main(argv=None) -> int:
@@ -724,7 +728,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     lib = _lib_name()
     if (why := check_checkout(lib)):
-        print(f"build_docs: {why}", file=sys.stderr); return 1
+        print(f"build_docs: {why}", file=sys.stderr)
+        return 1
     if not (a.offline or a.out) and shutil.which("quarto"):
         os.chdir(ROOT)
         cfg, _ = load_config()

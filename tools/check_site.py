@@ -104,7 +104,9 @@ def wait_loaded(d, timeout=60):
 def shot_at(d, path: Path, js_elem: str):
     "A screenshot of the window scrolled to the element `js_elem` (a JS expression), if there is one."
     if d.execute_script(f"const e = {js_elem}; if (!e) return false; e.scrollIntoView({{block: 'center'}}); return true;"):
-        time.sleep(0.2); d.save_screenshot(str(path)); return True
+        time.sleep(0.2)
+        d.save_screenshot(str(path))
+        return True
     return False
 
 def check_links(links: list[str], base: str, cache: dict) -> list[str]:
@@ -117,7 +119,9 @@ def check_links(links: list[str], base: str, cache: dict) -> list[str]:
                 with urllib.request.urlopen(page, timeout=30) as r: cache[page] = (r.status, r.read().decode("utf-8", "replace"))
             except Exception as e: cache[page] = (getattr(e, "code", str(e)), "")
         status, body = cache[page]
-        if status != 200: bad.append(f"{url}: {status}"); continue
+        if status != 200:
+            bad.append(f"{url}: {status}")
+            continue
         if frag and urlsplit(page).path.endswith((".html", "/")) and not re.search(
                 r'\b(id|name)="%s"' % re.escape(frag), body):
             bad.append(f"{url}: no anchor #{frag}")
@@ -127,9 +131,11 @@ def check_search(d, url: str, shots: Path | None, name: str) -> list[str]:
     "Type `invert` into the search box of `url`: the first result must link to inversion.html#invert, and lead there."
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    d.get(url); wait_loaded(d)
+    d.get(url)
+    wait_loaded(d)
     box = d.find_element(By.ID, "search-input")
-    box.click(); box.send_keys("invert")
+    box.click()
+    box.send_keys("invert")
     try: WebDriverWait(d, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#search-results a"))
     except Exception: return [f"{name}: typing `invert` shows no result"]
     hits = d.find_elements(By.CSS_SELECTOR, "#search-results a")
@@ -151,7 +157,8 @@ def check(site: Path, shots: Path | None, pages=PAGES, width=1400, height=900) -
         for p in pages:
             url = base + f"{p}.html"
             t0 = time.time()
-            d.get(url); wait_loaded(d)
+            d.get(url)
+            wait_loaded(d)
             mj = d.execute_async_script(WAIT_MATHJAX)
             f = d.execute_script(PAGE_FACTS)
             bad_links = check_links(f["links"], base, cache)
@@ -170,7 +177,8 @@ def check(site: Path, shots: Path | None, pages=PAGES, width=1400, height=900) -
             fails += [f"{p}.html: a code block of {n} characters a line scrolls ({sw} > {cw} px): {t!r}"
                       for n, sw, cw, t in f["fitting_over"]]
             if shots:
-                d.execute_script("window.scrollTo(0, 0)"); time.sleep(0.2)
+                d.execute_script("window.scrollTo(0, 0)")
+                time.sleep(0.2)
                 d.save_screenshot(str(shots/f"{p}.png"))
                 shot_at(d, shots/f"{p}-math.png", "document.querySelector('main mjx-container[display]') || document.querySelector('main mjx-container')")
                 shot_at(d, shots/f"{p}-code.png", "[...document.querySelectorAll('.highlight pre')].sort((a, b) => "
@@ -179,7 +187,8 @@ def check(site: Path, shots: Path | None, pages=PAGES, width=1400, height=900) -
         fails += check_search(d, base + "index.html", shots, "http")
         fails += check_search(d, (site/"index.html").resolve().as_uri(), shots, "file")
     finally:
-        d.quit(); srv.shutdown()
+        d.quit()
+        srv.shutdown()
     return fails
 
 def main(argv=None) -> int:
@@ -197,7 +206,9 @@ def main(argv=None) -> int:
         site = Path(a.site) if a.site else Path(tmp)/"site"
         if not a.site:
             r = subprocess.run([sys.executable, str(ROOT/"tools"/"build_docs.py"), "--out", str(site), "-q"], cwd=ROOT)
-            if r.returncode: print("check_site: the site build failed", file=sys.stderr); return 1
+            if r.returncode:
+                print("check_site: the site build failed", file=sys.stderr)
+                return 1
         shots = Path(a.shots) if a.shots else None
         if shots: shots.mkdir(parents=True, exist_ok=True)
         fails = check(site, shots, a.pages, a.width, a.height)
