@@ -17,9 +17,9 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['DPI', 'COLUMN', 'MIN_FONT', 'default_device', 'upcast', 'module_dtype', 'float64', 'seed_everything', 'mix32',
-           'counter_key', 'counter_normal', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'Interrupted',
-           'StopRequests', 'config_hash', 'RunDir', 'file_lock', 'tensors_hash', 'fingerprint', 'LogProgress',
-           'progress', 'small_texts']
+           'counter_key', 'counter_uniform', 'counter_normal', 'CheckpointError', 'save_checkpoint', 'load_checkpoint',
+           'Interrupted', 'StopRequests', 'config_hash', 'RunDir', 'file_lock', 'tensors_hash', 'fingerprint',
+           'LogProgress', 'progress', 'small_texts']
 
 # %% ../nbs/00_core.ipynb #dbfb96f3
 def default_device(device:str|torch.device|None=None # "cpu", "cuda", "cuda:1"...; `None`: see below
@@ -95,14 +95,21 @@ def counter_key(*parts # ints or int64 tensors (broadcast together): seed, strea
     for p in parts: h = mix32(h ^ (p & _M32))
     return h
 
+# %% ../nbs/00_core.ipynb #dd1813c3
+def counter_uniform(key:Tensor, # (N,) int64 keys from `counter_key`, one per row
+                    n:int # uniforms per row
+                   ) -> Tensor:
+    "(N, n) uniforms (k + 1/2) / 2^24 of 24-bit hashes k, in torch's default dtype; row i from `key[i]` alone."
+    col = mix32(torch.arange(n, device=key.device) + 0x6A09E667)
+    return ((mix32(mix32(key[:, None] ^ col)) >> 8).to(torch.get_default_dtype()) + 0.5) * 2.0**-24
+
 # %% ../nbs/00_core.ipynb #9821c1ca
 def counter_normal(key:Tensor, # (N,) int64 keys from `counter_key`, one per row
                    n:int # normals per row
                   ) -> Tensor:
     "(N, n) standard normals in torch's default dtype; row i is a function of `key[i]` alone (Box-Muller)."
     m = (n + 1) // 2
-    col = mix32(torch.arange(2 * m, device=key.device) + 0x6A09E667)
-    u = ((mix32(mix32(key[:, None] ^ col)) >> 8).to(torch.get_default_dtype()) + 0.5) * 2.0**-24
+    u = counter_uniform(key, 2 * m)
     r, a = (-2 * u[:, :m].log()).sqrt(), (2 * math.pi) * u[:, m:]
     return torch.cat([r * a.cos(), r * a.sin()], 1)[:, :n]
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_inversion.ipynb #69dc496b
 from __future__ import annotations
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -16,12 +16,13 @@ from torch import Tensor, nn
 from .core import (CheckpointError, StopRequests, config_hash, counter_key, counter_normal,
                             default_device, float64, load_checkpoint, progress, save_checkpoint, upcast)
 from .fast_inversion import FastSteps, Speed, attack_copy, cudnn_autotune, keep_freed_memory
-from .losses import check_labels, identity_loss
+from .losses import IDENTITY_LOSSES, check_labels, identity_loss
 
 # %% auto #0
 __all__ = ['VARIANTS', 'PRIORS', 'ATTACKS', 'Variant', 'variant_config', 'gmi_prior', 'kedmi_prior', 'latent_losses',
-           'nesterov_step', 'kedmi_sample', 'Attack', 'Inversion', 'Records', 'InversionResult', 'invert',
-           'resolve_variant', 'resume_attack', 'log_and_save', 'save_and_stop']
+           'nesterov_step', 'kedmi_sample', 'Attack', 'Inversion', 'p_reg_references', 'Records', 'InversionResult',
+           'invert', 'resolve_variant', 'settings_fingerprint', 'resume_attack', 'log_and_save', 'save_and_stop',
+           'run_steps', 'loss_history']
 
 # %% ../nbs/07_inversion.ipynb #707a4ea4
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class Attack:
     iters:int=2400 # optimisation steps
     n_seeds:int=5 # GMI: restarts per identity; KEDMI: samples per identity drawn at the end
     seed:int=0 # the noise of identity y, restart r at step t is a function of (seed, y, r, t)
-    identity:str="ce" # identity loss: "ce" or "logit" (`invert`'s `variant` sets it)
+    identity:str="ce" # identity loss, a name in `IDENTITY_LOSSES` (`invert`'s `variant` sets it)
     lam:float=1.0 # weight of the feature regulariser
     id_weight:float=100 # weight of the identity loss against the prior
     p_reg_mode:str="sample" # "sample": fresh P_reg draws (the paper); "fixed": its mean (the code)
@@ -123,8 +124,9 @@ class Attack:
     z_dim:int=100 # latent size
     ref_batch:int=60 # the fixed size the summed per-latent losses are divided by (the reference's batch)
     def __post_init__(self):
-        if self.identity not in ("ce", "logit"):
-            raise ValueError(f"identity must be 'ce' or 'logit', got {self.identity!r}")
+        if self.identity not in IDENTITY_LOSSES:
+            names = ", ".join(map(repr, IDENTITY_LOSSES))
+            raise ValueError(f"identity must be one of {names}, got {self.identity!r}")
         if self.p_reg_mode not in ("sample", "fixed"):
             raise ValueError(f"p_reg_mode must be 'sample' or 'fixed', got {self.p_reg_mode!r}")
         if self.iters < 0 or min(self.n_seeds, self.ref_batch) < 1:
@@ -163,15 +165,16 @@ def latents(self:Inversion, sl:slice, # which latents
     return kedmi_sample(self.mu[sl], self.log_var[sl], eps, self.attack.clip)
 
 # %% ../nbs/07_inversion.ipynb #a5bd77a7
-@patch
-def references(self:Inversion, sl:slice, # which latents
-               t:int|Tensor # the step
-              ) -> Tensor|None:
-    "P_reg references of slice `sl` at step `t`."
-    if self.p_reg is None: return None
-    n = len(self.y[sl])
-    if self.attack.p_reg_mode == "fixed": return self.p_reg.fixed(n)
-    return self.p_reg.sample(n, eps=counter_normal(counter_key(self.key[sl], _PREG, t), self.p_reg.d))
+def p_reg_references(att, # an attack state: its `p_reg`, `attack.p_reg_mode`, `y` and `key`
+                     sl:slice, # which latents
+                     t:int|Tensor, # the step
+                     stream:int=_PREG # the counter stream of the draws
+                    ) -> Tensor|None:
+    "P_reg references of the latents `sl` at step `t`: draws keyed by latent and step, or the mean ('fixed')."
+    if att.p_reg is None: return None
+    n = len(att.y[sl])
+    if att.attack.p_reg_mode == "fixed": return att.p_reg.fixed(n)
+    return att.p_reg.sample(n, eps=counter_normal(counter_key(att.key[sl], stream, t), att.p_reg.d))
 
 # %% ../nbs/07_inversion.ipynb #ea89e8ed
 @patch
@@ -180,7 +183,7 @@ def backward(self:Inversion, sl:slice, # which latents
             ) -> Tensor:
     "Accumulate the gradients of the latents of `sl` at step `t`; their summed losses."
     with torch.autocast(self.labels.device.type, torch.bfloat16, enabled=self.amp, cache_enabled=False):
-        prior, iden = self.loss_fn(self.latents(sl, t), self.y[sl], self.references(sl, t))
+        prior, iden = self.loss_fn(self.latents(sl, t), self.y[sl], p_reg_references(self, sl, t))
     ((prior + self.attack.id_weight * iden).sum() / self.attack.ref_batch).backward()
     return torch.stack([prior.detach().sum(), iden.detach().sum()])
 
@@ -296,15 +299,9 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
         labels, p_reg = _check_inputs(nets, labels, p_reg, a.z_dim, device)
         att = Inversion(_losses(nets, method, a), labels.to(device), method, a, p_reg, speed.amp)
         fingerprint = _fingerprint(method, a, labels, p_reg, len(models))
-        start, steps, values = resume_attack(att, records.ckpt_path, fingerprint, a.iters)
-        run = FastSteps(att, nets, speed, _quantum(nets[1], method, att.n), start)
-        with StopRequests(enabled=records.ckpt_path is not None) as stop:   # SIGINT, SIGTERM: save, then exit
-            for t in progress(range(start, a.iters), total=a.iters - start, desc=f"{method} inversion"):
-                log_and_save(att, run(t), t, a.iters, records, fingerprint, steps, values)
-                if callback is not None: callback(t + 1)
-                if stop.signum:
-                    save_and_stop(stop, att, t, a.iters, records.ckpt_path, fingerprint, steps, values)
-        return _result(att, labels, steps, values, run.chunk)
+        steps, values, chunk = run_steps(att, nets, speed, records, fingerprint,
+                                         _quantum(nets[1], method, att.n), callback, f"{method} inversion")
+        return _result(att, labels, steps, values, chunk)
 
 # %% ../nbs/07_inversion.ipynb #871ee86d
 def resolve_variant(variant:str|None, # a name in `VARIANTS` (`None`: the inputs as they are)
@@ -362,6 +359,18 @@ def _fingerprint(method:str, a:Attack, labels:Tensor, p_reg, n_models:int) -> st
     return config_hash(dict(method=method, labels=labels.tolist(), p_reg=p_reg is not None and a.p_reg_mode,
                             n_models=n_models, **{k: getattr(a, k) for k in keys}))
 
+# %% ../nbs/07_inversion.ipynb #c1acfbe6
+def settings_fingerprint(method:str, # the attack's name
+                         a, # its settings: a dataclass such as `Attack`
+                         labels:Tensor, # the attacked identities
+                         p_reg, # the `PReg`, or None
+                         n_models:int # the target and its students
+                        ) -> str:
+    "What a checkpoint must match to be resumed: every field of `a` but `iters`, and the attack's inputs."
+    settings = {k: v for k, v in asdict(a).items() if k != "iters"}
+    return config_hash(dict(settings, method=method, labels=labels.tolist(),
+                            p_reg=p_reg is not None and a.p_reg_mode, n_models=n_models))
+
 # %% ../nbs/07_inversion.ipynb #818b1e40
 def _save(att, path, fingerprint:str, step:int, steps:list, values:list):
     "Write the attack's state atomically."
@@ -417,16 +426,41 @@ def save_and_stop(stop:StopRequests, # the stop requests, which exit
     _save(att, path, fingerprint, t + 1, steps, values)
     stop.stop(f"{att.method} inversion at step {t + 1}/{iters}", path)
 
+# %% ../nbs/07_inversion.ipynb #3e08e02b
+def run_steps(att, # the attack state (an `Inversion`, or another with the same methods)
+              nets:list, # the networks its losses read: compiled in place if `speed.compile`
+              speed:Speed, # settings decided for the device (`Speed.on`)
+              records:Records, # the checkpoint file, how often to save it and to log the losses
+              fingerprint:str, # the attack's settings, saved with its state
+              quantum:int=1, # chunks hold a multiple of this many latents
+              callback:Callable[[int], None]|None=None, # called with the steps done after each step
+              desc:str="inversion" # the progress bar's label
+             ) -> tuple[list, list, int]:
+    "Run or resume `att.attack.iters` steps: (the logged steps, the logged loss sums, the final chunk size)."
+    iters = att.attack.iters
+    start, steps, values = resume_attack(att, records.ckpt_path, fingerprint, iters)
+    run = FastSteps(att, nets, speed, quantum, start)
+    with StopRequests(enabled=records.ckpt_path is not None) as stop:   # SIGINT, SIGTERM: save, then exit
+        for t in progress(range(start, iters), total=iters - start, desc=desc):
+            log_and_save(att, run(t), t, iters, records, fingerprint, steps, values)
+            if callback is not None: callback(t + 1)
+            if stop.signum: save_and_stop(stop, att, t, iters, records.ckpt_path, fingerprint, steps, values)
+    return steps, values, run.chunk
+
 # %% ../nbs/07_inversion.ipynb #b032daee
-def _history(steps:list, values:list, id_weight:float) -> dict:
-    "The loss history as lists: step, mean prior, identity and total loss."
+def loss_history(steps:list, # the logged steps
+                 values:list, # (2,) tensors: the mean prior and identity loss at each logged step
+                 id_weight:float, # weight of the identity loss
+                 prior_weight:float=1.0 # weight of the prior
+                ) -> dict:
+    "The loss history as lists: step, mean prior, mean identity and mean total loss."
     v = torch.stack(values).cpu().double() if values else torch.zeros(0, 2, dtype=torch.float64)
     return {"step": list(steps), "prior": v[:, 0].tolist(), "identity": v[:, 1].tolist(),
-            "loss": (v[:, 0] + id_weight * v[:, 1]).tolist()}
+            "loss": (prior_weight * v[:, 0] + id_weight * v[:, 1]).tolist()}
 
 # %% ../nbs/07_inversion.ipynb #e765fa4c
 def _result(att:Inversion, labels:Tensor, steps:list, values:list, chunk:int) -> InversionResult:
     "`invert`'s result."
     kedmi = (att.mu.detach().cpu(), att.log_var.detach().cpu()) if att.method == "kedmi" else (None, None)
-    history = _history(steps, values, att.attack.id_weight)
+    history = loss_history(steps, values, att.attack.id_weight)
     return InversionResult(att.final_latents(), labels, history, att.method, *kedmi, chunk)

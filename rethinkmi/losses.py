@@ -13,7 +13,7 @@ from torch import Tensor
 from .core import upcast
 
 # %% auto #0
-__all__ = ['reduce_loss', 'ce_loss', 'logit_loss', 'check_labels', 'feature_reg', 'identity_loss', 'topk_hits']
+__all__ = ['IDENTITY_LOSSES', 'reduce_loss', 'ce_loss', 'logit_loss', 'check_labels', 'feature_reg', 'identity_loss', 'topk_hits']
 
 # %% ../nbs/03_losses.ipynb #4146bdf6
 def reduce_loss(x:Tensor, # per-sample losses, shape (B,)
@@ -112,14 +112,15 @@ def _check_p_reg(features:Tensor, p_reg:Tensor):
 # %% ../nbs/03_losses.ipynb #b50e66bf
 def identity_loss(outputs:Sequence[tuple[Tensor, Tensor]], # (features, logits) of each model, target first
                   labels:Tensor, # (B,) target identities
-                  kind:str="ce", # "ce" (GMI, KEDMI) or "logit" (LOMMA's LOM)
+                  kind:str="ce", # a name in `IDENTITY_LOSSES`: "ce" (GMI, KEDMI), "logit" (LOMMA's LOM) ...
                   p_reg:Tensor|None=None, # (B, d) or (d,) reference features; None: no regulariser
                   lam:float=1.0, # weight of the regulariser
                   reduction:str="mean", # "mean" or "none"
                   validate:bool=True # check the labels' range once
                  ) -> Tensor:
     "The identity loss: the `kind` loss averaged over the models, plus `lam` times the target's regulariser."
-    if kind not in _KINDS: raise ValueError(f"kind must be 'ce' or 'logit', got {kind!r}")
+    if kind not in IDENTITY_LOSSES:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, IDENTITY_LOSSES))}, got {kind!r}")
     outputs = _check_outputs(outputs)
     labels = check_labels(labels, outputs[0][1], validate=validate)
     per = _model_mean(outputs, labels, kind)
@@ -127,12 +128,12 @@ def identity_loss(outputs:Sequence[tuple[Tensor, Tensor]], # (features, logits) 
     return reduce_loss(per, reduction)
 
 # %% ../nbs/03_losses.ipynb #fe643622
-_KINDS = {"ce": ce_loss, "logit": logit_loss}
+IDENTITY_LOSSES = {"ce": ce_loss, "logit": logit_loss}   # (logits, labels, reduction, validate) -> losses
 
 # %% ../nbs/03_losses.ipynb #75771cc0
 def _model_mean(outputs:list[tuple[Tensor, Tensor]], labels:Tensor, kind:str) -> Tensor:
     "The `kind` loss of each input, averaged over the models: shape (B,)."
-    return torch.stack([_KINDS[kind](lg, labels, "none", validate=False) for _, lg in outputs]).mean(0)
+    return torch.stack([IDENTITY_LOSSES[kind](lg, labels, "none", validate=False) for _, lg in outputs]).mean(0)
 
 # %% ../nbs/03_losses.ipynb #791141a7
 def _check_pairs(outputs):

@@ -14,8 +14,9 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from .core import upcast
 from .evaluation import embed_images
-from .losses import check_labels, reduce_loss
+from .losses import IDENTITY_LOSSES, check_labels, reduce_loss
 from .models import check_images
+from .net_files import GANS
 
 # %% auto #0
 __all__ = ['top_n_selection', 'target_probs', 'pseudo_labels', 'class_purity', 'class_identities', 'uses_per_image',
@@ -92,6 +93,9 @@ def max_margin_loss(logits:Tensor, # (B, K) class scores of one model, K >= 2
     lg = upcast(logits)
     rival = lg.scatter(1, labels[:, None], float("-inf")).amax(1)
     return reduce_loss(rival - lg.gather(1, labels[:, None])[:, 0], reduction)
+
+# %% ../nbs/22_plgmi.ipynb #aa8ae6cb
+IDENTITY_LOSSES["margin"] = max_margin_loss
 
 # %% ../nbs/22_plgmi.ipynb #be4534f9
 def hinge_d_loss(d_real:Tensor, # (B,) D's scores of real (image, label) pairs
@@ -248,3 +252,6 @@ def forward(self:ProjectionDiscriminator, x:Tensor, # (B, 3, size, size) images 
     h = self.features(x)
     y = _check_condition(y, len(x), self.n_classes)
     return self.linear(h)[:, 0] + (self.embed(y) * h).sum(1)
+
+# %% ../nbs/22_plgmi.ipynb #3b23bb5e
+GANS.update(CondGenerator=CondGenerator, ProjectionDiscriminator=ProjectionDiscriminator)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/21_stylegan_attack.ipynb #a68128b4
 from __future__ import annotations
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Callable, NamedTuple, Sequence
 
 import torch
@@ -12,11 +12,10 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import Tensor, nn
 
-from .core import StopRequests, config_hash, default_device, float64, progress
-from .fast_inversion import FastSteps, Speed, attack_copy, cudnn_autotune, keep_freed_memory
-from .core import counter_key, counter_normal
-from .inversion import (ATTACKS, Attack, InversionResult, Records, log_and_save, resolve_variant,
-                                 resume_attack, save_and_stop)
+from .core import counter_key, counter_normal, default_device, float64
+from .fast_inversion import Speed, attack_copy, cudnn_autotune, keep_freed_memory
+from .inversion import (ATTACKS, Attack, InversionResult, Records, loss_history, p_reg_references,
+                                 resolve_variant, run_steps, settings_fingerprint)
 from .losses import check_labels, identity_loss
 from .stylegan import StyleGenerator
 from .models import resize_to
@@ -158,14 +157,6 @@ class StyleInversion:
 @patch(as_prop=True)
 def n(self:StyleInversion) -> int: return len(self.y)
 
-# %% ../nbs/21_stylegan_attack.ipynb #96f12e5e
-def _references(att:StyleInversion, sl:slice, t) -> Tensor|None:
-    "P_reg references of slice `sl` at step `t`: draws keyed by latent and step, or the mean ('fixed')."
-    if att.p_reg is None: return None
-    n = len(att.y[sl])
-    if att.attack.p_reg_mode == "fixed": return att.p_reg.fixed(n)
-    return att.p_reg.sample(n, eps=counter_normal(counter_key(att.key[sl], _PREG, t), att.p_reg.d))
-
 # %% ../nbs/21_stylegan_attack.ipynb #5a9c8a63
 @patch
 def backward(self:StyleInversion, # the attack's state
@@ -175,7 +166,7 @@ def backward(self:StyleInversion, # the attack's state
     "Accumulate the gradients of the latents `sl` at step `t`; return their prior and identity loss sums."
     a = self.attack
     with torch.autocast(self.labels.device.type, torch.bfloat16, enabled=self.amp, cache_enabled=False):
-        prior, iden = self.loss_fn(self.lat[sl], self.y[sl], _references(self, sl, t))
+        prior, iden = self.loss_fn(self.lat[sl], self.y[sl], p_reg_references(self, sl, t, _PREG))
     ((a.prior_weight * prior + a.id_weight * iden).sum() / a.ref_batch).backward()
     return torch.stack([prior.detach().sum(), iden.detach().sum()])
 
@@ -252,20 +243,6 @@ def _check(nets:list, labels, p_reg, a:StyleAttack, device) -> tuple:
         raise ValueError(f"p_reg has {p_reg.d} dimensions but the target's features have {d}")
     return labels, None if p_reg is None else p_reg.to(device)
 
-# %% ../nbs/21_stylegan_attack.ipynb #6f983a9a
-def _fingerprint(a:StyleAttack, labels:Tensor, p_reg, n_models:int) -> str:
-    "What a checkpoint must match to be resumed: every setting but the attack's length."
-    settings = {k: v for k, v in asdict(a).items() if k != "iters"}
-    return config_hash(dict(settings, method="stylegan", labels=labels.tolist(),
-                            p_reg=p_reg is not None and a.p_reg_mode, n_models=n_models))
-
-# %% ../nbs/21_stylegan_attack.ipynb #4fd9f12f
-def _history(steps:list, values:list, a:StyleAttack) -> dict:
-    "The loss history as lists: step, mean prior, mean identity loss and mean total loss per latent."
-    v = torch.stack(values).cpu().double() if values else torch.zeros(0, 2, dtype=torch.float64)
-    return {"step": list(steps), "prior": v[:, 0].tolist(), "identity": v[:, 1].tolist(),
-            "loss": (a.prior_weight * v[:, 0] + a.id_weight * v[:, 1]).tolist()}
-
 # %% ../nbs/21_stylegan_attack.ipynb #fe76cf8f
 def _style_state(nets:list, labels, p_reg, a:StyleAttack, amp:bool, device) -> tuple:
     "The attack's state, its checked labels and its fingerprint (the w statistics or D's references made)."
@@ -274,20 +251,7 @@ def _style_state(nets:list, labels, p_reg, a:StyleAttack, amp:bool, device) -> t
     refs = reference_images(nets[0], nets[1].group - 1, a.seed) if a.prior == "d" else None
     loss_fn = lambda lat, y, p: style_latent_losses(nets, lat, y, a, stats, refs, p)
     att = StyleInversion(nets[0], loss_fn, labels.to(device), a, p_reg, amp)
-    return att, labels, _fingerprint(a, labels, p_reg, len(nets) - 2)
-
-# %% ../nbs/21_stylegan_attack.ipynb #f0e982d6
-def _style_steps(att:StyleInversion, nets:list, speed:Speed, records:Records, callback, fp:str) -> tuple:
-    "Run the attack's steps: the history's steps and values, and the chunk size."
-    a = att.attack
-    start, steps, values = resume_attack(att, records.ckpt_path, fp, a.iters)
-    run = FastSteps(att, [n for n in nets if n is not None], speed, 1, start)
-    with StopRequests(enabled=records.ckpt_path is not None) as stop:   # SIGINT, SIGTERM: save, exit
-        for t in progress(range(start, a.iters), total=a.iters - start, desc=f"stylegan {a.space} inversion"):
-            log_and_save(att, run(t), t, a.iters, records, fp, steps, values)
-            if callback is not None: callback(t + 1)
-            if stop.signum: save_and_stop(stop, att, t, a.iters, records.ckpt_path, fp, steps, values)
-    return steps, values, run.chunk
+    return att, labels, settings_fingerprint("stylegan", a, labels, p_reg, len(nets) - 2)
 
 # %% ../nbs/21_stylegan_attack.ipynb #e73f0b34
 def invert_stylegan(nets:Sequence[nn.Module|None], # [G, D or None (prior "d" needs D), target, *students]
@@ -309,8 +273,9 @@ def invert_stylegan(nets:Sequence[nn.Module|None], # [G, D or None (prior "d" ne
     nets = [Gc, D if D is None else speed.prepare(D, device), *(speed.prepare(m, device) for m in models)]
     with cudnn_autotune(device), keep_freed_memory(device), float64(on=speed.float64):
         att, labels, fp = _style_state(nets, labels, p_reg, a, speed.amp, device)
-        steps, values, chunk = _style_steps(att, nets, speed, records, callback, fp)
-    z, history = att.final_latents(), _history(steps, values, a)
+        live, desc = [n for n in nets if n is not None], f"stylegan {a.space} inversion"
+        steps, values, chunk = run_steps(att, live, speed, records, fp, 1, callback, desc)
+    z, history = att.final_latents(), loss_history(steps, values, a.id_weight, a.prior_weight)
     return StyleInversionResult(z, labels, history, "stylegan", chunk_size=chunk, space=a.space)
 
 # %% ../nbs/21_stylegan_attack.ipynb #0179ce24
