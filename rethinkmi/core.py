@@ -99,7 +99,7 @@ def counter_key(*parts # ints or int64 tensors (broadcast together): seed, strea
 def counter_uniform(key:Tensor, # (N,) int64 keys from `counter_key`, one per row
                     n:int # uniforms per row
                    ) -> Tensor:
-    "(N, n) uniforms (k + 1/2) / 2^24 of 24-bit hashes k, in torch's default dtype; row i from `key[i]` alone."
+    "(N, n) uniforms (k + 1/2) / 2^24 of 24-bit hashes k, in torch's default dtype; row i from `key[i]`."
     col = mix32(torch.arange(n, device=key.device) + 0x6A09E667)
     return ((mix32(mix32(key[:, None] ^ col)) >> 8).to(torch.get_default_dtype()) + 0.5) * 2.0**-24
 

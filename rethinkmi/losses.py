@@ -112,7 +112,7 @@ def _check_p_reg(features:Tensor, p_reg:Tensor):
 # %% ../nbs/03_losses.ipynb #b50e66bf
 def identity_loss(outputs:Sequence[tuple[Tensor, Tensor]], # (features, logits) of each model, target first
                   labels:Tensor, # (B,) target identities
-                  kind:str="ce", # a name in `IDENTITY_LOSSES`: "ce" (GMI, KEDMI), "logit" (LOMMA's LOM) ...
+                  kind:str="ce", # a name in `IDENTITY_LOSSES`: "ce" (GMI, KEDMI), "logit" (LOM) ...
                   p_reg:Tensor|None=None, # (B, d) or (d,) reference features; None: no regulariser
                   lam:float=1.0, # weight of the regulariser
                   reduction:str="mean", # "mean" or "none"
@@ -133,7 +133,8 @@ IDENTITY_LOSSES = {"ce": ce_loss, "logit": logit_loss}   # (logits, labels, redu
 # %% ../nbs/03_losses.ipynb #75771cc0
 def _model_mean(outputs:list[tuple[Tensor, Tensor]], labels:Tensor, kind:str) -> Tensor:
     "The `kind` loss of each input, averaged over the models: shape (B,)."
-    return torch.stack([IDENTITY_LOSSES[kind](lg, labels, "none", validate=False) for _, lg in outputs]).mean(0)
+    loss = IDENTITY_LOSSES[kind]
+    return torch.stack([loss(lg, labels, "none", validate=False) for _, lg in outputs]).mean(0)
 
 # %% ../nbs/03_losses.ipynb #791141a7
 def _check_pairs(outputs):
