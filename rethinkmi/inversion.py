@@ -289,8 +289,8 @@ def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images i
     if method in ATTACKS:   # another generator's attack
         return ATTACKS[method](G, D, models, labels, variant, p_reg, attack, device, speed, records, callback)
     if method not in PRIORS:
-        raise ValueError("method must be 'gmi' or 'kedmi' (or one of ATTACKS: 'stylegan' once "
-                         f"rethinkmi.stylegan_attack is imported), got {method!r}")
+        raise ValueError(f"method must be 'gmi', 'kedmi' or one of ATTACKS {list(ATTACKS)}, got {method!r} "
+                         "(importing rethinkmi.stylegan_attack or rethinkmi.plgmi_attack adds theirs)")
     models, identity, p_reg = resolve_variant(variant, models, attack.identity, p_reg)
     a, device = replace(attack, identity=identity), default_device(device)
     speed = speed.on(device)

@@ -70,11 +70,12 @@ def _joined(parts:Sequence[InversionResult], name:str) -> torch.Tensor|None:
 # %% ../nbs/40_sharding.ipynb #e8585e02
 def merge_results(parts:Sequence[InversionResult] # results of consecutive shares of the identities, in order
                  ) -> InversionResult:
-    "One `InversionResult` from those of consecutive shares: latents joined, loss histories averaged."
+    "One result from those of consecutive shares, of their type: latents joined, loss histories averaged."
     _same_attack(parts)
     z, labels, mu, log_var = (_joined(parts, k) for k in ("z", "labels", "mu", "log_var"))
-    return InversionResult(z, labels, _merge_history(parts), parts[0].method, mu, log_var,
-                           max(p.chunk_size for p in parts))
+    chunk = max(p.chunk_size for p in parts)
+    return replace(parts[0], z=z, labels=labels, history=_merge_history(parts), mu=mu, log_var=log_var,
+                   chunk_size=chunk)
 
 # %% ../nbs/40_sharding.ipynb #6ea918ca
 def _group(D:nn.Module, method:str) -> int:
