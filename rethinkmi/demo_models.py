@@ -19,7 +19,8 @@ from .train_loop import TrainOptions
 from .training import GanRecipe, train_classifier, train_gmi_gan, train_kedmi_gan
 
 # %% auto #0
-__all__ = ['demo_root', 'DemoModelSettings', 'DemoModels', 'LazyGANs', 'demo_models', 'student_archs']
+__all__ = ['GAN_MAKERS', 'demo_root', 'DemoModelSettings', 'DemoModels', 'gan_config', 'gan_options', 'target_key', 'LazyGANs',
+           'demo_models', 'student_archs']
 
 # %% ../nbs/04a_demo_models.ipynb #9e113aba
 def demo_root(root:str|Path|None=None # `None`: `$RETHINKMI_CACHE/demo`, else `~/.cache/rethinkmi/demo`
@@ -56,17 +57,22 @@ class DemoModelSettings:
     gmi_n_critic:int=2 # GMI critic steps per generator step
     kedmi_epochs:int=5 # KEDMI GAN epochs
     kedmi_n_critic:int=1 # KEDMI discriminator steps per generator step
+    plgmi_epochs:int=8 # PLG-MI conditional GAN epochs
+    plgmi_top_n:int=50 # PLG-MI's pseudo-labelled public images per class (top-n of the target's softmax)
+    plgmi_n_dis:int=2 # PLG-MI discriminator steps per generator step (5 in the reference)
+    plgmi_z_dim:int=128 # latent size of PLG-MI's conditional generator
     data_seed:int=0 # SynthFaces seed
 
 # %% ../nbs/04a_demo_models.ipynb #4b79aba4
 @dataclass
 class DemoModels:
-    "The demo's networks and data: target, two judges, GMI and KEDMI GANs per public style."
+    "The demo's networks and data: target, two judges, GMI and KEDMI GANs per public style (and Part II's)."
     target:nn.Module # the target classifier T, trained on the private train split
     evaluation:nn.Module # the evaluation classifier E (another architecture), same data
     second:nn.Module # the second judge E2: a third architecture and another seed, same data
     gmi:Mapping # public style -> (Generator, DGWGAN) of the GMI WGAN-GP (`LazyGANs`)
     kedmi:Mapping # public style -> (Generator, MinibatchDiscriminator) of the KEDMI GAN (`LazyGANs`)
+    more:dict # method of `GAN_MAKERS` -> public style -> (G, D): Part II's GANs (`LazyGANs`)
     histories:dict # stage name ("target", "evaluation", "gmi-celeba", ...) -> training history
     config:dict # the settings everything was trained with
     root:Path # the run folder
@@ -137,15 +143,30 @@ def _recipe_settings(s:DemoModelSettings) -> dict:
     return {k: v for k, v in recipe.items() if v != first[k]}
 
 # %% ../nbs/04a_demo_models.ipynb #e2433ca9
-def _gan_config(s:DemoModelSettings, seed:int, style:str) -> dict:
+def gan_config(s:DemoModelSettings, # the models' settings
+               seed:int, # the run's seed
+               style:str # the public style
+              ) -> dict:
     "The settings every GAN stage of `style` shares: the public data's, the recipe's and the seed."
     cfg = dict(_public_settings(s), seed=seed, width=s.gan_width, lr=s.gan_lr, batch=s.gan_batch, style=style)
     return cfg | _recipe_settings(s)
 
 # %% ../nbs/04a_demo_models.ipynb #19aad249
-def _gan_options(s:DemoModelSettings, seed:int, dev, epochs:int, desc:str) -> Callable:
+def gan_options(s:DemoModelSettings, # the models' settings: rate and batch
+                seed:int, # the run's seed
+                dev, # the device
+                epochs:int, # the stage's epochs
+                desc:str # the progress bar's label
+               ) -> Callable:
     "A checkpoint path -> the `TrainOptions` of a GAN stage."
     return lambda ck: TrainOptions(epochs, s.gan_lr, s.gan_batch, seed, dev, ckpt_path=ck, desc=desc)
+
+# %% ../nbs/04a_demo_models.ipynb #89a478b6
+def target_key(s:DemoModelSettings, # the models' settings
+               seed:int # the run's seed
+              ) -> str:
+    "The hash of the target's settings: in the key of every stage that learns from the target."
+    return config_hash(_classifier_config(s, seed, "target"))
 
 # %% ../nbs/04a_demo_models.ipynb #a6b4e050
 def _recipe(s:DemoModelSettings) -> GanRecipe:
@@ -158,9 +179,9 @@ def _gmi_gan(d:DemoModels, run:RunDir, s:DemoModelSettings, seed:int, dev, style
     seed_everything(seed)
     G = Generator(size=s.size, width=s.gan_width, upsample=s.gan_upsample)
     D = DGWGAN(s.size, s.gan_width)
-    o = _gan_options(s, seed, dev, s.gmi_epochs, f"GMI GAN {style}")
+    o = gan_options(s, seed, dev, s.gmi_epochs, f"GMI GAN {style}")
     fit = lambda ck: train_gmi_gan(G, D, d.public(style), o(ck), _recipe(s), n_critic=s.gmi_n_critic)
-    cfg = dict(_gan_config(s, seed, style), epochs=s.gmi_epochs, n_critic=s.gmi_n_critic)
+    cfg = dict(gan_config(s, seed, style), epochs=s.gmi_epochs, n_critic=s.gmi_n_critic)
     d.histories[f"gmi-{style}"] = train_stage(run, f"gmi-{style}", cfg, fit, {"G": G, "D": D})
     return G.to(dev).eval(), D.to(dev).eval()
 
@@ -170,13 +191,16 @@ def _kedmi_gan(d:DemoModels, run:RunDir, s:DemoModelSettings, seed:int, dev, sty
     seed_everything(seed)
     G = Generator(size=s.size, width=s.gan_width, upsample=s.gan_upsample)
     D = MinibatchDiscriminator(s.n_ids, s.size, s.gan_width, s.gan_batch)
-    o = _gan_options(s, seed, dev, s.kedmi_epochs, f"KEDMI GAN {style}")
+    o = gan_options(s, seed, dev, s.kedmi_epochs, f"KEDMI GAN {style}")
     n_critic = s.kedmi_n_critic
     fit = lambda ck: train_kedmi_gan(G, D, d.target, d.public(style), o(ck), _recipe(s), n_critic=n_critic)
-    target = config_hash(_classifier_config(s, seed, "target"))
-    cfg = dict(_gan_config(s, seed, style), epochs=s.kedmi_epochs, n_critic=n_critic, target=target)
+    target = target_key(s, seed)
+    cfg = dict(gan_config(s, seed, style), epochs=s.kedmi_epochs, n_critic=n_critic, target=target)
     d.histories[f"kedmi-{style}"] = train_stage(run, f"kedmi-{style}", cfg, fit, {"G": G, "D": D})
     return G.to(dev).eval(), D.to(dev).eval()
+
+# %% ../nbs/04a_demo_models.ipynb #cb2a0922
+GAN_MAKERS: dict[str, Callable] = {}  # method -> (d, run, settings, seed, device, style) -> (G, D), Part II's
 
 # %% ../nbs/04a_demo_models.ipynb #862eb0d6
 class LazyGANs(Mapping):
@@ -207,10 +231,12 @@ def demo_models(root:str|Path|None=None, # run folder; `None`: see `demo_root`
     s, run, dev = settings, RunDir(demo_root(root)), default_device(device)
     config = dict(dataclasses.asdict(s), seed=seed, styles=list(s.styles))
     config |= {role: list(getattr(s, role)) for role in ("target", "evaluation", "second")}
-    d = DemoModels(None, None, None, {}, {}, {}, config, run.root)
+    d = DemoModels(None, None, None, {}, {}, {}, {}, config, run.root)
     _train_classifiers(d, run, s, seed, dev)
     d.gmi = LazyGANs(s.styles, lambda style: _gmi_gan(d, run, s, seed, dev, style))
     d.kedmi = LazyGANs(s.styles, lambda style: _kedmi_gan(d, run, s, seed, dev, style))
+    made = lambda make: LazyGANs(s.styles, functools.partial(make, d, run, s, seed, dev))
+    d.more = {m: made(make) for m, make in GAN_MAKERS.items()}
     return d
 
 # %% ../nbs/04a_demo_models.ipynb #11a54f57

@@ -67,6 +67,8 @@ def attack(self:RunView, method:str, # one of `self.methods`, e.g. "gmi"
     key = (_check_choice(method, self.methods, "method", self.out),
            _check_choice(variant, self.variants, "variant", self.out),
            _check_choice(public, self.publics, "public setting", self.out))
+    if (public, method, variant) not in self.demo.attacks:   # a smaller grid for this method (`method_grid`)
+        raise ValueError(f"{self.out}: this run did not attack {method} {variant} with {public} public data")
     if key not in self._attacks:
         self._attacks[key] = self._judged(*key)
     return self._attacks[key]

@@ -12,12 +12,12 @@ import torch
 from fastcore.basics import patch
 from PIL import Image
 
-from .core import seed_everything
+from .core import progress, seed_everything
 from .data import SplitDataset, celeba_transform, ffhq_transform
-from .demo import METHOD_NAMES
 from .distill import check_imagenet, distill_students
 from .distributed import agree, is_main, process_group
-from .models import Generator
+from .plgmi import target_probs
+from .plgmi_gan import PlgmiRecipe, pseudo_labelled_set, train_plgmi_gan
 from .parity import PROTOCOLS, resolve_protocol
 from .net_files import build_net, classifier_kwargs, load_net, parse_archs, save_net
 from .preg import PReg
@@ -26,8 +26,8 @@ from .train_loop import TrainOptions
 from .training import train_classifier, train_gmi_gan, train_kedmi_gan
 
 # %% auto #0
-__all__ = ['PAPER', 'PUBLIC_DATASET', 'TRANSFORMS', 'DataSet', 'PublicSetting', 'GanKind', 'ProtocolName', 'Schedule',
-           'split_data', 'parse_ids', 'TargetFile', 'PublicImages', 'ClassifierNet', 'ClassifierTraining',
+__all__ = ['PAPER', 'PUBLIC_DATASET', 'TRANSFORMS', 'GAN_NAMES', 'DataSet', 'PublicSetting', 'GanKind', 'ProtocolName',
+           'Schedule', 'split_data', 'parse_ids', 'TargetFile', 'PublicImages', 'ClassifierNet', 'ClassifierTraining',
            'run_train_classifier', 'GanTraining', 'run_train_gan', 'DistillTraining', 'Students', 'run_distill',
            'run_preg', 'begin_command', 'fake_celeba']
 
@@ -41,10 +41,13 @@ PAPER = dict(n_classes=1000, size=64, targets=["IR152", "VGG16", "FaceNet64"], e
 PUBLIC_DATASET = {"same": "celeba", "shifted": "ffhq"}  # public setting -> the data set of its images
 TRANSFORMS = {"celeba": celeba_transform, "ffhq": ffhq_transform}  # data set -> its crop (`01_data`)
 
+# %% ../nbs/42_protocol.ipynb #ac0f5e1c
+GAN_NAMES = {"gmi": "GMI", "kedmi": "KEDMI", "plgmi": "PLG-MI"}  # kind of GAN -> its method in results
+
 # %% ../nbs/42_protocol.ipynb #d8d6beed
 DataSet = Literal[tuple(TRANSFORMS)]  # the crop of a data set's images
 PublicSetting = Literal[tuple(PUBLIC_DATASET)]  # the attacker's public data: same or shifted
-GanKind = Literal[tuple(METHOD_NAMES)]  # the GAN of GMI or of KEDMI
+GanKind = Literal[tuple(GAN_NAMES)]  # GMI's, KEDMI's or PLG-MI's
 ProtocolName = Literal[tuple(PROTOCOLS)]  # ours, the authors' code's (reference) or the report's
 Schedule = Literal["cosine", "onecycle", "step"]  # `lr_schedule`'s
 
@@ -160,47 +163,70 @@ def run_train_classifier(out:str, # the run folder
 # %% ../nbs/42_protocol.ipynb #f516ec8e
 @dataclass(frozen=True)
 class GanTraining:
-    "How a GMI or KEDMI GAN trains (the paper's settings)."
-    epochs:int=120 # passes over the public images
+    "How a GAN trains (the papers' settings); `plgmi:` fields are PLG-MI's alone."
+    epochs:int|None=None # passes over the public images (plgmi: the pairs); None: 120, or 320 for plgmi
     batch_size:int=64 # images per step (and KEDMI D's group size)
-    n_critic:int=5 # D steps per G step
+    n_critic:int=5 # D steps per G step (PLG-MI's n_dis)
     lr:float=2e-4 # Adam learning rate of both networks
+    top_n:int=30 # plgmi: the public images kept per class, those the target finds likeliest in it
+    alpha:float=0.2 # plgmi: weight of the target's max-margin term in G's loss
 
 # %% ../nbs/42_protocol.ipynb #ef06b148
 def run_train_gan(out:str, # the run folder
                   images:PublicImages=PublicImages(), # the public images the GAN learns to draw
                   # gmi: with a WGAN-GP critic; kedmi: with a semi-supervised discriminator (the target's
-                  # soft labels)
+                  # soft labels); plgmi: conditional, on the target's pseudo-labels
                   kind:GanKind="gmi",
-                  # the target's checkpoint, whose soft labels KEDMI's D learns: required for --kind kedmi
+                  # the target's checkpoint, whose labels they learn: required for --kind kedmi and plgmi
                   target:TargetFile=TargetFile(),
                   size:int=64, # image side (64 in the paper, 32 for CPU runs)
                   width:int=64, # channel width of G and D (64 in the paper)
-                  training:GanTraining=GanTraining(), # epochs, batch size, critic steps, learning rate
+                  training:GanTraining=GanTraining(), # epochs, batch size, critic steps, rate, top-n ...
                   device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
                   seed:int=0 # seeds initialisation and training
                  ) -> Path:
-    ("Train a GMI or KEDMI GAN on a public split file; write `out/G.pt`, `out/D.pt` (with their layouts) "
-     "and `out/run.json`.")
+    ("Train a GMI, KEDMI or PLG-MI GAN on a public split file; write `out/G.pt`, `out/D.pt` (with their "
+     "layouts) and `out/run.json`.")
     args, out, dev = begin_command(locals(), "the GAN's training", public=images.public, root=images.root)
     _check_gan(kind, target)
-    data, T = images.load(size), target.load(dev) if kind == "kedmi" else None
+    t, data, T = training, images.load(size), target.load(dev) if kind != "gmi" else None
+    if kind == "plgmi": data = _pseudo_labelled(data, T, t.top_n, dev)
     seed_everything(seed)
-    G, t, d_kw = Generator(size=size, width=width), training, dict(size=size, width=width)
-    if kind == "kedmi": d_kw = dict(n_classes=T.n_classes, **d_kw, group_size=t.batch_size)
-    d_arch = "DGWGAN" if kind == "gmi" else "MinibatchDiscriminator"
-    D = build_net(d_arch, **d_kw)
+    (g_arch, g_kw), (d_arch, d_kw) = _gan_layouts(kind, T, size, width, t.batch_size)
+    G, D = build_net(g_arch, **g_kw), build_net(d_arch, **d_kw)
     rec = start_run(out, "train-gan", args, seed, args["device"]) if is_main() else None
     o = TrainOptions(t.epochs, t.lr, t.batch_size, seed, dev, ckpt_path=out/"train.ckpt")
-    gan = (G, D, data) if kind == "gmi" else (G, D, T, data)
-    h = (train_gmi_gan if kind == "gmi" else train_kedmi_gan)(*gan, o, n_critic=t.n_critic)
+    h = _train_gan(kind, (G, D, T, data), o, t)
     if is_main():
-        paths = [save_net(G, out/"G.pt", "Generator", size=size, width=width),
-                 save_net(D, out/"D.pt", d_arch, **d_kw)]
+        paths = [save_net(G, out/"G.pt", g_arch, **g_kw), save_net(D, out/"D.pt", d_arch, **d_kw)]
         (out/"train.ckpt").unlink(missing_ok=True)
         last = {k: v[-1] for k, v in h.items() if isinstance(v, list) and v}
         finish_run(out, rec, last_epoch=last, outputs=[str(p) for p in paths])
     return out/"G.pt"
+
+# %% ../nbs/42_protocol.ipynb #69022264
+def _pseudo_labelled(data:SplitDataset, T, n:int, device) -> tuple:
+    "PLG-MI's pairs: for each class of `T`, the `n` public images it finds likeliest in it."
+    rows = progress(range(len(data)), desc="public images", leave=False)
+    x = torch.stack([data[i][0].mul(255).round().to(torch.uint8) for i in rows])
+    return pseudo_labelled_set(x, target_probs(T, x, device=device), n)
+
+# %% ../nbs/42_protocol.ipynb #86f560a2
+def _gan_layouts(kind:str, T, size:int, width:int, batch:int) -> tuple:
+    "G's and D's (layout, arguments) in a GAN of `kind`."
+    kw = dict(size=size, width=width)
+    if kind == "gmi": return ("Generator", kw), ("DGWGAN", kw)
+    K = dict(n_classes=T.n_classes)
+    if kind == "kedmi": return ("Generator", kw), ("MinibatchDiscriminator", K | kw | dict(group_size=batch))
+    return ("CondGenerator", K | dict(z_dim=128) | kw), ("ProjectionDiscriminator", K | kw)
+
+# %% ../nbs/42_protocol.ipynb #9360cec2
+def _train_gan(kind:str, nets:tuple, o:TrainOptions, t:GanTraining) -> dict:
+    "Train `kind`'s GAN; `nets`: G, D, the target or None, the data. The history."
+    G, D, T, data = nets
+    if kind == "gmi": return train_gmi_gan(G, D, data, o, n_critic=t.n_critic)
+    if kind == "kedmi": return train_kedmi_gan(G, D, T, data, o, n_critic=t.n_critic)
+    return train_plgmi_gan(G, D, T, data, o, PlgmiRecipe(n_dis=t.n_critic, alpha=t.alpha))
 
 # %% ../nbs/42_protocol.ipynb #1694b521
 @dataclass(frozen=True)
@@ -309,12 +335,16 @@ def _check_split_labels(ds:SplitDataset, n:int):
     if lo < 0: raise ValueError(f"{f}: lists images without labels (a public split?)")
     if hi >= n: raise ValueError(f"{f}: labels span {lo}..{hi}, but there are {n} classes")
 
+# %% ../nbs/42_protocol.ipynb #dc8e5a51
+_LEARNS = {"kedmi": "a KEDMI GAN learns the target's soft labels",   # the kinds that need the target
+           "plgmi": "a PLG-MI GAN learns the public images the target labels"}
+
 # %% ../nbs/42_protocol.ipynb #e4545f49
 def _check_gan(kind:str, target:TargetFile):
-    "A clear error for an unknown kind of GAN, or a KEDMI GAN without its target."
-    if kind not in get_args(GanKind): raise ValueError(f"kind must be 'gmi' or 'kedmi', got {kind!r}")
-    if kind == "kedmi" and not target.target:
-        raise ValueError("a KEDMI GAN learns the target's soft labels: give --target")
+    "A clear error for an unknown kind of GAN, or a KEDMI or PLG-MI GAN without its target."
+    if kind not in get_args(GanKind):
+        raise ValueError(f"kind must be one of {', '.join(GAN_NAMES)}, got {kind!r}")
+    if kind in _LEARNS and not target.target: raise ValueError(f"{_LEARNS[kind]}: give --target")
 
 # %% ../nbs/42_protocol.ipynb #50b283c5
 def fake_celeba(root:str|Path, # folder to write the images and split files into

@@ -11,7 +11,7 @@ from typing import Literal, get_args
 import torch
 
 from .core import load_checkpoint, progress, save_checkpoint
-from .demo import METHOD_NAMES, VARIANT_NAMES
+from .demo import VARIANT_NAMES
 from .distributed import agree, is_main
 from .sharding import sharded_invert
 from .evaluation import evaluate_images
@@ -19,6 +19,7 @@ from .fast_inversion import Speed
 from .inversion import VARIANTS, Attack, Records, variant_config
 from .models import Generator
 from .parity import resolve_protocol
+from .plgmi_attack import PlgmiAttack
 from .net_files import check_file, load_net
 from .preg import PReg
 from .results import (CONVENTIONS, FidOptions, ResultsTable, check_convention, evaluate_attack,
@@ -26,15 +27,15 @@ from .results import (CONVENTIONS, FidOptions, ResultsTable, check_convention, e
 from .stylegan import load_stylegan
 from .stylegan_attack import SPACES, StyleAttack
 from .runs import finish_run, read_run, start_run
-from .protocol import (PUBLIC_DATASET, DataSet, ProtocolName, PublicSetting, TargetFile,
+from .protocol import (GAN_NAMES, PUBLIC_DATASET, DataSet, ProtocolName, PublicSetting, TargetFile,
                                 begin_command, parse_ids, split_data)
 
 # %% auto #0
-__all__ = ['Method', 'Space', 'VariantName', 'PRegMode', 'FidImages', 'Convention', 'AttackSettings', 'attack_inputs',
+__all__ = ['Method', 'Space', 'VariantName', 'PRegMode', 'FidImages', 'Convention', 'NO_D', 'AttackSettings', 'attack_inputs',
            'run_attack', 'EvaluationInputs', 'run_evaluate']
 
 # %% ../nbs/42a_protocol_attack.ipynb #2628ee8c
-Method = Literal[(*METHOD_NAMES, "stylegan")]  # the prior: a GAN of GMI or KEDMI, or a StyleGAN2
+Method = Literal[(*GAN_NAMES, "stylegan")]  # the prior: a GAN of GMI, KEDMI or PLG-MI, or a StyleGAN2
 Space = Literal[SPACES]  # a StyleGAN2's latent space
 VariantName = Literal[tuple(VARIANTS)]  # the LOMMA variants
 PRegMode = Literal["sample", "fixed"]  # fresh draws of P_reg (the paper), or its mean (the authors' code)
@@ -45,12 +46,14 @@ Convention = Literal[CONVENTIONS]  # whose accuracy columns results.md shows
 @dataclass(frozen=True)
 class AttackSettings:
     "What an attack does: method, variant, identities, samples, steps, and the rest of the paper's settings."
-    method:Method="kedmi" # the prior (stylegan: a StyleGAN2 file of the rosinality layout as --G; no --D)
+    # the prior (stylegan: a StyleGAN2 file of the rosinality layout as --G; plgmi: a CondGenerator file of
+    # `rethinkmi train-gan --kind plgmi`; neither takes --D)
+    method:Method="kedmi"
     space:Space="w" # stylegan: the latent space attacked (`21_stylegan_attack`)
     variant:VariantName="lomma" # the LOMMA variant (`07_inversion`)
     ids:str="0-299" # identities to attack
-    n_seeds:int=5 # GMI: restarts per identity; KEDMI: samples per identity
-    iters:int=2400 # optimisation steps
+    n_seeds:int=5 # StyleGAN2, PLG-MI and GMI: restarts per identity; KEDMI: samples per identity
+    iters:int|None=None # optimisation steps; None: 2400, or PLG-MI's 600 for plgmi
     # the public setting of the GAN's data, for the results table: same (CelebA) or shifted (FFHQ)
     public:PublicSetting="same"
     lam:float=1.0 # weight of the feature regulariser
@@ -66,7 +69,7 @@ class AttackSettings:
 # %% ../nbs/42a_protocol_attack.ipynb #16b30352
 def attack_inputs(target:TargetFile, # the target
                   G:str, # the generator's checkpoint
-                  D:str, # the discriminator's checkpoint
+                  D:str|None, # the discriminator's checkpoint (None for stylegan and plgmi)
                   students:str="", # the students' checkpoints, comma-separated
                   student_archs:str="", # their layouts, comma-separated, for checkpoints without a record
                   p_reg:str|None=None, # a P_reg file
@@ -80,12 +83,7 @@ def attack_inputs(target:TargetFile, # the target
     _check_attack(s, v, paths, archs, p_reg)
     T = target.load(device)
     labels = parse_ids(s.ids, T.n_classes)
-    if s.method == "stylegan": Gn, Dn = load_stylegan(G, device=device), None   # rosinality's g_ema
-    else:
-        Gn = load_net(G, "Generator", device=device)
-        Dn = load_net(D, "DGWGAN" if s.method == "gmi" else "MinibatchDiscriminator", device=device)
-    if s.method == "kedmi" and Dn.n_classes != T.n_classes:
-        raise ValueError(f"{D}: the discriminator has {Dn.n_classes} classes, the target {T.n_classes}")
+    Gn, Dn = _load_gan(s.method, G, D, T.n_classes, device)
     kw = dict(n_classes=T.n_classes, classifier=True, device=device)
     S = [load_net(p, a, **kw) for p, a in zip(paths, archs)] if v.students else []
     return T, Gn, Dn, S, _load_preg(p_reg) if v.p_reg else None, labels
@@ -95,7 +93,7 @@ def run_attack(out:str, # the run folder
                target:TargetFile=TargetFile(), # the target's checkpoint; required
                G:str|None=None, # the generator's checkpoint; required
                # the discriminator's checkpoint (GMI: DGWGAN; KEDMI: MinibatchDiscriminator): required but
-               # for --method stylegan
+               # for --method stylegan and plgmi
                D:str|None=None,
                students:str="", # the students' checkpoints, comma-separated (variants ma, lomma, lomma+l2)
                # their layouts, comma-separated, for checkpoints without a record (e.g. efficientnet_b0,...)
@@ -109,10 +107,10 @@ def run_attack(out:str, # the run folder
                # (`41_parity`)
                protocol:ProtocolName="ours"
               ) -> Path:
-    ("Attack a target with GMI, KEDMI or a StyleGAN2 prior and a LOMMA variant; write `out/attack.pt`, "
-     "`out/images.pt` and `out/run.json`.")
+    ("Attack a target with GMI, KEDMI, PLG-MI or a StyleGAN2 prior and a LOMMA variant; write "
+     "`out/attack.pt`, `out/images.pt` and `out/run.json`.")
     args, out, dev = begin_command(locals(), "the attack", target=target.target, G=G,
-                            **{} if settings.method == "stylegan" else dict(D=D))
+                            **{} if settings.method in NO_D else dict(D=D))
     s = settings
     amp = False if s.float64 and s.amp is None else s.amp   # float64: bf16 if asked
     P = resolve_protocol(protocol, dev, p_reg_mode=s.p_reg_mode, amp=amp)
@@ -121,9 +119,7 @@ def run_attack(out:str, # the run folder
         Dn.group_size = P.kedmi_group or Dn.group_size
         P = replace(P, kedmi_group=Dn.group_size)
     rec = start_run(out, "attack", args, seed, device) if is_main() else None
-    extra = dict(space=s.space) if s.method == "stylegan" else {}
-    a = (StyleAttack if extra else Attack)(lam=s.lam, iters=s.iters, n_seeds=s.n_seeds, seed=seed,
-                                           p_reg_mode=P.p_reg_mode, **extra)
+    a = _attack(s, seed, P.p_reg_mode, Gn)
     r = sharded_invert(Gn, Dn, [T, *S], labels, s.method, variant=s.variant, p_reg=Pr, device=dev, attack=a,
                        speed=Speed(chunk_size=s.chunk_size or None, amp=P.amp, float64=s.float64),
                        records=Records(out/"attack.ckpt", s.ckpt_every))
@@ -186,7 +182,7 @@ def run_evaluate(out:str, # the run folder of the evaluation (results.json/md/cs
 def _check_settings(s:AttackSettings):
     "A clear error for an unknown method or public setting."
     if s.method not in get_args(Method):
-        raise ValueError(f"method must be 'gmi', 'kedmi' or 'stylegan', got {s.method!r}")
+        raise ValueError(f"method must be one of {', '.join(get_args(Method))}, got {s.method!r}")
     if s.public not in PUBLIC_DATASET:
         raise ValueError(f"public must be 'same' or 'shifted', got {s.public!r}")
 
@@ -202,6 +198,36 @@ def _check_attack(s:AttackSettings, v, paths:list, archs:list, p_reg):
                          "give --p_reg (a file of `rethinkmi preg`)")
     if len(archs) != len(paths): raise ValueError(f"{len(paths)} students but {len(archs)} student_archs")
 
+# %% ../nbs/42a_protocol_attack.ipynb #492d76fb
+NO_D = ("stylegan", "plgmi")  # the methods without a discriminator (no --D)
+
+# %% ../nbs/42a_protocol_attack.ipynb #8cf349c8
+def _load_gan(method:str, G:str, D:str|None, K:int, device) -> tuple:
+    "(generator, discriminator or None) of `method` from their files, checked against the target's K classes."
+    if method == "stylegan": return load_stylegan(G, device=device), None   # rosinality's g_ema
+    if method == "plgmi": return _cond_generator(G, K, device), None
+    Gn = load_net(G, "Generator", device=device)
+    Dn = load_net(D, "DGWGAN" if method == "gmi" else "MinibatchDiscriminator", device=device)
+    if method == "kedmi" and Dn.n_classes != K:
+        raise ValueError(f"{D}: the discriminator has {Dn.n_classes} classes, the target {K}")
+    return Gn, Dn
+
+# %% ../nbs/42a_protocol_attack.ipynb #b68cf52e
+def _cond_generator(G:str, K:int, device) -> torch.nn.Module:
+    "PLG-MI's conditional generator from `G`, checked to draw the target's K classes."
+    Gn = load_net(G, "CondGenerator", device=device)
+    if Gn.n_classes != K:
+        raise ValueError(f"{G}: the conditional generator has {Gn.n_classes} classes, the target {K}")
+    return Gn
+
+# %% ../nbs/42a_protocol_attack.ipynb #73d4b2fe
+def _attack(s:AttackSettings, seed:int, p_reg_mode:str, G) -> Attack:
+    "`s`'s attack: the settings given, the method's own numbers for the rest."
+    kw = dict(lam=s.lam, n_seeds=s.n_seeds, seed=seed, p_reg_mode=p_reg_mode)
+    kw |= {} if s.iters is None else dict(iters=s.iters)
+    if s.method == "stylegan": return StyleAttack(space=s.space, **kw)
+    return PlgmiAttack(z_dim=G.z_dim, **kw) if s.method == "plgmi" else Attack(**kw)
+
 # %% ../nbs/42a_protocol_attack.ipynb #f441a70d
 def _load_preg(path:str|Path) -> PReg:
     "A P_reg file of `PReg.save`, or a reference `*_p_reg.pt`."
@@ -216,7 +242,7 @@ def _save_attack(out:Path, r, G, device, rec:dict, P, s:AttackSettings):
     state = dict(z=r.z, labels=r.labels, history=r.history, mu=r.mu, log_var=r.log_var)
     save_checkpoint(state, out/"attack.pt")
     save_checkpoint(dict(images=x.mul(255).round().to(torch.uint8), labels=r.labels), out/"images.pt")
-    names = dict(method=METHOD_NAMES.get(s.method, f"StyleGAN2 {s.space}"), variant=VARIANT_NAMES[s.variant])
+    names = dict(method=GAN_NAMES.get(s.method, f"StyleGAN2 {s.space}"), variant=VARIANT_NAMES[s.variant])
     finish_run(out, rec, protocol=P.record("attack"), **names, public=s.public,
                final_loss={k: v[-1] for k, v in r.history.items() if v},
                outputs=[str(out/"attack.pt"), str(out/"images.pt")])

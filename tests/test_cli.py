@@ -39,6 +39,7 @@ def chain(tmp_path_factory):
     gan = ["--public", split("public"), "--root", data, "--size", 32, "--width", 4, "--epochs", 1, "--batch_size", 8, "--n_critic", 2]
     ok("train-gan", tmp/"gmi", "--kind", "gmi", *gan, *common)
     ok("train-gan", tmp/"kedmi", "--kind", "kedmi", "--target", tmp/"target/model.pt", *gan, *common)
+    ok("train-gan", tmp/"plgmi", "--kind", "plgmi", "--target", tmp/"target/model.pt", "--top_n", 5, *gan, *common)
     ok("distill", tmp/"students", "--target", tmp/"target/model.pt", "--public", split("public"), "--root", data,
        "--archs", "tiny_student:2,tiny_student:3", "--size", 32, "--epochs", 1, "--batch_size", 8, "--l2_weight", 0.5,
        "--test", split("test"), *common)
@@ -51,7 +52,7 @@ def chain(tmp_path_factory):
 
 def test_training_stages_write_their_files(chain):
     tmp = chain["tmp"]
-    for run, files in [("target", ["model.pt"]), ("gmi", ["G.pt", "D.pt"]), ("kedmi", ["G.pt", "D.pt"]), ("preg", ["p_reg.pt"]),
+    for run, files in [("target", ["model.pt"]), ("gmi", ["G.pt", "D.pt"]), ("kedmi", ["G.pt", "D.pt"]), ("plgmi", ["G.pt", "D.pt"]), ("preg", ["p_reg.pt"]),
                        ("students", ["student0-tiny_student.pt", "student1-tiny_student.pt"])]:
         for f in files: assert (tmp/run/f).is_file(), (run, f)
         rec = read_run(tmp/run)
@@ -128,6 +129,10 @@ def test_bad_attack_inputs(chain, case, args, message):
     (["train-classifier", "{tmp}/x", "--train", "{data}/train.txt", "--root", "{tmp}", "--arch", "tiny_vgg"], "train.txt:1: image"),
     (["train-classifier", "{tmp}/x", "--train", "{data}/train.txt", "--root", "{data}", "--arch", "IR999"], "unknown classifier 'IR999'"),
     (["train-gan", "{tmp}/x", "--public", "{data}/public.txt", "--root", "{data}", "--kind", "kedmi"], "give --target"),
+    (["train-gan", "{tmp}/x", "--public", "{data}/public.txt", "--root", "{data}", "--kind", "plgmi"],
+     "a PLG-MI GAN learns the public images the target labels: give --target"),
+    (["train-gan", "{tmp}/x", "--public", "{data}/public.txt", "--root", "{data}", "--kind", "plgmi", "--target", "{tmp}/target/model.pt",
+      "--size", "32", "--top_n", "50"], "top-n selection keeps n=50 images per class, but the public set has only 24 images: take n <= 24"),
     (["evaluate", "{tmp}/x", "--attacks", "{tmp}/nowhere", "--eval_model", "{tmp}/eval/model.pt", "--private", "{data}/train.txt", "--root", "{data}"],
      "no such run record"),
     (["preg", "{tmp}/x", "--target", "{tmp}/gmi/G.pt", "--public", "{data}/public.txt", "--root", "{data}"], "G.pt: holds a Generator, not a classifier"),
@@ -226,3 +231,63 @@ def test_stylegan_attack(chain):
     assert json.loads((tmp/"ev-style/results.json").read_text())[0]["method"] == "StyleGAN2 w"
     rc, _, err = cli("attack", tmp/"bad-style", "--G", tmp/"gmi/G.pt", "--method", "stylegan", *chain["attack"])
     assert rc == 1 and "G.pt: not a StyleGAN2 generator file" in err and err.count("\n") == 1, err
+
+
+def test_plgmi_train_attack_evaluate(chain):
+    "`train-gan --kind plgmi` (in the chain) feeds `attack --method plgmi` (no --D), whose folder `evaluate` reads as any other."
+    tmp = chain["tmp"]
+    rec = read_run(tmp/"plgmi")
+    assert rec["arguments"]["kind"] == "plgmi" and rec["arguments"]["top_n"] == 5 and "g_margin" in rec["last_epoch"]
+    from rethinkmi.net_files import load_net
+    G, D = load_net(tmp/"plgmi/G.pt"), load_net(tmp/"plgmi/D.pt")
+    assert (type(G).__name__, type(D).__name__, G.n_classes, D.n_classes, G.z_dim, G.size) == \
+        ("CondGenerator", "ProjectionDiscriminator", 4, 4, 128, 32)
+    ok("attack", tmp/"a-plgmi", "--G", tmp/"plgmi/G.pt", "--method", "plgmi", "--variant", "lomma", *chain["attack"])
+    ok("attack", tmp/"a-plgmi-base", "--G", tmp/"plgmi/G.pt", "--method", "plgmi", "--variant", "baseline", *chain["attack"])
+    x = load_checkpoint(tmp/"a-plgmi/images.pt", unwrap=False)
+    assert x["images"].shape == (4, 2, 3, 32, 32) and x["images"].dtype == torch.uint8 and x["labels"].tolist() == [0, 1, 2, 3]
+    assert load_checkpoint(tmp/"a-plgmi/attack.pt", unwrap=False)["z"].shape == (4, 2, 128)
+    assert read_run(tmp/"a-plgmi")["method"] == "PLG-MI" and read_run(tmp/"a-plgmi")["arguments"]["D"] is None
+    ok("evaluate", tmp/"ev-plgmi", "--attacks", f"{tmp/'a-plgmi'},{tmp/'a-plgmi-base'}", "--eval_model", tmp/"eval/model.pt",
+       "--private", chain["data"]/"train.txt", "--root", chain["data"], *chain["common"])
+    rows = json.loads((tmp/"ev-plgmi/results.json").read_text())
+    assert [(r["method"], r["variant"], r["n"]) for r in rows] == [("PLG-MI", "LOMMA", 8), ("PLG-MI", "baseline", 8)]
+    assert [("d_top1" in r) for r in rows] == [True, False]  # paired with the PLG-MI baseline
+
+
+@pytest.mark.parametrize("G, message", [
+    ("gmi/G.pt", "gmi/G.pt: holds a Generator, not a CondGenerator"),  # GMI's generator given to --method plgmi
+    ("plgmi5/G.pt", "plgmi5/G.pt: the conditional generator has 5 classes, the target 4"),
+])
+def test_bad_plgmi_attack_inputs(chain, G, message):
+    tmp = chain["tmp"]
+    if G.startswith("plgmi5"):  # PLG-MI's generator of a 5-class target
+        from rethinkmi.net_files import save_net
+        from rethinkmi.plgmi import CondGenerator
+        kw = dict(n_classes=5, z_dim=128, size=32, width=4)
+        (tmp/"plgmi5").mkdir(exist_ok=True)
+        save_net(CondGenerator(**kw), tmp/"plgmi5/G.pt", "CondGenerator", **kw)
+    rc, out, err = cli("attack", tmp/"bad", "--G", tmp/G, "--method", "plgmi", "--variant", "lomma", *chain["attack"])
+    assert rc == 1 and err.count("\n") == 1 and err.startswith("rethinkmi attack: error: ") and message in err, err
+    assert not (tmp/"bad").exists()
+
+
+def test_plgmi_gan_resumes_from_its_checkpoint(chain, monkeypatch):
+    """A `train-gan --kind plgmi` stopped after training keeps `train.ckpt`: a rerun with other settings is refused, the same
+    one resumes and ends with the weights of the uninterrupted run (the chain's)."""
+    import rethinkmi.protocol
+    tmp = chain["tmp"]
+    args = ["train-gan", tmp/"plgmi-resume", "--kind", "plgmi", "--target", tmp/"target/model.pt", "--top_n", 5, "--public",
+            chain["data"]/"public.txt", "--root", chain["data"], "--size", 32, "--width", 4, "--epochs", 1, "--batch_size", 8,
+            "--n_critic", 2, *chain["common"]]
+    def disk_full(*a, **k): raise OSError(28, "No space left on device")
+    monkeypatch.setattr(rethinkmi.protocol, "save_net", disk_full)
+    rc, _, err = cli(*args)
+    assert rc == 1 and (tmp/"plgmi-resume/train.ckpt").is_file() and not (tmp/"plgmi-resume/G.pt").exists(), err
+    monkeypatch.undo()
+    rc, _, err = cli(*args, "--alpha", 0.5)
+    assert rc == 1 and "train.ckpt: this checkpoint was written with other settings" in err and "alpha" in err, err
+    ok(*args)
+    assert not (tmp/"plgmi-resume/train.ckpt").exists()
+    sd = lambda d: load_checkpoint(tmp/d/"G.pt", unwrap=False)["state_dict"]
+    assert all(torch.equal(v, sd("plgmi")[k]) for k, v in sd("plgmi-resume").items())

@@ -12,6 +12,7 @@ from rethinkmi.core import load_checkpoint
 from rethinkmi.net_files import save_net
 from rethinkmi.protocol import fake_celeba
 from rethinkmi.models import DGWGAN, Generator, MinibatchDiscriminator, build_classifier
+from rethinkmi.plgmi import CondGenerator
 from rethinkmi.preg import PReg
 from rethinkmi.runs import read_run
 
@@ -46,14 +47,16 @@ def nets(tmp_path_factory) -> Path:
     save_net(Generator(size=32, width=8), r/"G.pt", "Generator", size=32, width=8)
     save_net(DGWGAN(size=32, width=8), r/"D.pt", "DGWGAN", size=32, width=8)
     save_net(MinibatchDiscriminator(10, 32, 8, 4), r/"DK.pt", "MinibatchDiscriminator", n_classes=10, size=32, width=8, group_size=4)
+    save_net(CondGenerator(10, 16, 32, 4), r/"GC.pt", "CondGenerator", n_classes=10, z_dim=16, size=32, width=4)
     PReg(torch.zeros(T.feat_dim), torch.ones(T.feat_dim)).save(r/"P.pt")
     return r
 
 
 def attack_args(nets:Path, method:str, variant:str="baseline", iters:int=20, ids:str="0-5") -> list:
-    D = nets/("D.pt" if method == "gmi" else "DK.pt")
+    D = {"gmi": ["--D", nets/"D.pt"], "kedmi": ["--D", nets/"DK.pt"]}.get(method, [])   # PLG-MI needs none
     extra = ["--students", nets/"S.pt", "--p_reg", nets/"P.pt"] if variant != "baseline" else []
-    return ["--target", nets/"T.pt", "--G", nets/"G.pt", "--D", D, "--method", method, "--variant", variant, "--ids", ids,
+    G = nets/("GC.pt" if method == "plgmi" else "G.pt")
+    return ["--target", nets/"T.pt", "--G", G, *D, "--method", method, "--variant", variant, "--ids", ids,
             "--n_seeds", 2, "--iters", iters, "--device", "cpu", *extra]
 
 
@@ -74,9 +77,11 @@ def same_attack(a:Path, b:Path, atol:float=0.0):
 # float32, and how depends on the CPU's kernels; so the identity is checked in float64 (--float64). GMI's
 # Nesterov update is linear in the gradient, so float64 rounding (1e-16 of the numbers added) stays far
 # below 1e-10 over 20 steps. Adam's epsilon (1e-8) caps how much it amplifies a gradient's rounding, at
-# lr / eps = 2e6, so KEDMI's 20 steps stay within 20 * 2e6 * 1e-15 = 4e-8.
+# lr / eps = 2e6, so KEDMI's 20 steps stay within 20 * 2e6 * 1e-15 = 4e-8; PLG-MI's Adam (lr 0.1) within
+# 20 * 1e7 * 1e-15 = 2e-7.
 @pytest.mark.numerics
-@pytest.mark.parametrize("method,variant,atol", [("gmi", "lomma", 1e-10), ("kedmi", "baseline", 1e-7)])
+@pytest.mark.parametrize("method,variant,atol", [("gmi", "lomma", 1e-10), ("kedmi", "baseline", 1e-7),
+                                                 ("plgmi", "lomma", 2e-7)])
 def test_torchrun_attack_equals_single_process(nets, tmp_path, method, variant, atol):
     args = [*attack_args(nets, method, variant), "--float64"]
     done(single("attack", tmp_path/"one", *args))
@@ -175,14 +180,16 @@ def train_args(data:Path, epochs:int) -> list:
 
 @pytest.mark.slow
 def test_torchrun_ddp_training_writes_rank0_outputs(celeba, tmp_path):
-    "Classifier, GMI and KEDMI GANs and a student, each trained data-parallel by 2 ranks; rank 0 writes one set of outputs."
+    "Classifier, GMI, KEDMI and PLG-MI GANs and a student, each trained data-parallel by 2 ranks; rank 0 writes one set of outputs."
     done(torchrun(2, "train-classifier", tmp_path/"clf", *train_args(celeba, 2)))
     gan = ["--public", celeba/"public.txt", "--root", celeba, "--size", 32, "--width", 4, "--epochs", 1, "--batch_size", 4, "--n_critic", 2, "--device", "cpu"]
     done(torchrun(2, "train-gan", tmp_path/"gmi", "--kind", "gmi", *gan))
     done(torchrun(2, "train-gan", tmp_path/"kedmi", "--kind", "kedmi", "--target", tmp_path/"clf/model.pt", *gan))
+    done(torchrun(2, "train-gan", tmp_path/"plgmi", "--kind", "plgmi", "--target", tmp_path/"clf/model.pt", "--top_n", 2, *gan))
     done(torchrun(2, "distill", tmp_path/"st", "--target", tmp_path/"clf/model.pt", "--public", celeba/"public.txt", "--root", celeba,
                   "--archs", "tiny_student:4", "--size", 32, "--epochs", 1, "--batch_size", 4, "--device", "cpu"))
-    for d, files in (("clf", ["model.pt"]), ("gmi", ["D.pt", "G.pt"]), ("kedmi", ["D.pt", "G.pt"]), ("st", ["student0-tiny_student.pt"])):
+    gans = [(k, ["D.pt", "G.pt"]) for k in ("gmi", "kedmi", "plgmi")]
+    for d, files in (("clf", ["model.pt"]), *gans, ("st", ["student0-tiny_student.pt"])):
         assert sorted(p.name for p in (tmp_path/d).glob("*.pt")) == files and not list((tmp_path/d).glob("*.ckpt"))
         assert '"status": "done"' in (tmp_path/d/"run.json").read_text()
     assert not list(tmp_path.glob("**/previous-runs"))        # run.json written once, by rank 0
