@@ -21,8 +21,8 @@ from .losses import IDENTITY_LOSSES, check_labels, identity_loss
 # %% auto #0
 __all__ = ['VARIANTS', 'PRIORS', 'ATTACKS', 'Variant', 'variant_config', 'gmi_prior', 'kedmi_prior', 'latent_losses',
            'nesterov_step', 'kedmi_sample', 'Attack', 'Inversion', 'p_reg_references', 'Records', 'InversionResult',
-           'invert', 'resolve_variant', 'settings_fingerprint', 'resume_attack', 'log_and_save', 'save_and_stop',
-           'run_steps', 'loss_history']
+           'attack_entry', 'invert', 'resolve_variant', 'settings_fingerprint', 'resume_attack', 'log_and_save',
+           'save_and_stop', 'run_steps', 'loss_history']
 
 # %% ../nbs/07_inversion.ipynb #707a4ea4
 @dataclass(frozen=True)
@@ -270,6 +270,15 @@ def images(self:InversionResult, G:nn.Module, # the generator of the attack
 
 # %% ../nbs/07_inversion.ipynb #b6e266a5
 ATTACKS:dict[str, Callable] = {}  # other generators' attacks, by method name (`21_stylegan_attack`)
+
+# %% ../nbs/07_inversion.ipynb #66fa0997
+def attack_entry(fn:Callable # an attack: ([G, D, target, *students], labels, variant, p_reg, attack, ...)
+                ) -> Callable:
+    "`fn` as `invert` calls an attack of `ATTACKS`: with (G, D, models, labels, variant, ...)."
+    def entry(G, D, models, *args):
+        models = list(models) if isinstance(models, (list, tuple)) else [models]
+        return fn([G, D, *models], *args)
+    return entry
 
 # %% ../nbs/07_inversion.ipynb #f73ca51b
 def invert(G:nn.Module, # generator: (N, z_dim) latents -> (N, 3, S, S) images in [0, 1]

@@ -13,8 +13,8 @@ from torch import Tensor, nn
 
 from .core import counter_key, counter_normal, counter_uniform, default_device, float64
 from .fast_inversion import Speed, attack_copy, cudnn_autotune, keep_freed_memory
-from .inversion import (ATTACKS, Attack, InversionResult, Records, loss_history, p_reg_references,
-                                 resolve_variant, run_steps, settings_fingerprint)
+from .inversion import (ATTACKS, Attack, InversionResult, Records, attack_entry, loss_history,
+                                 p_reg_references, resolve_variant, run_steps, settings_fingerprint)
 from .losses import check_labels, identity_loss
 from .plgmi import CondGenerator, max_margin_loss
 from .plgmi_gan import PlgmiAugment, augment_with
@@ -220,9 +220,4 @@ def invert_plgmi(nets:Sequence[nn.Module|None], # [G (a CondGenerator), D or Non
     return PlgmiResult(att.final_latents(), labels, history, "plgmi", chunk_size=chunk)
 
 # %% ../nbs/22b_plgmi_attack.ipynb #c62eeced
-def _from_invert(G, D, models, *args) -> PlgmiResult:
-    "`invert_plgmi` called as `invert` calls an attack of `ATTACKS`: (G, D, models, labels, variant, ...)."
-    models = list(models) if isinstance(models, (list, tuple)) else [models]
-    return invert_plgmi([G, D, *models], *args)
-
-ATTACKS["plgmi"] = _from_invert   # invert(..., method="plgmi") calls it
+ATTACKS["plgmi"] = attack_entry(invert_plgmi)   # invert(..., method="plgmi") calls it

@@ -14,8 +14,8 @@ from torch import Tensor, nn
 
 from .core import counter_key, counter_normal, default_device, float64
 from .fast_inversion import Speed, attack_copy, cudnn_autotune, keep_freed_memory
-from .inversion import (ATTACKS, Attack, InversionResult, Records, loss_history, p_reg_references,
-                                 resolve_variant, run_steps, settings_fingerprint)
+from .inversion import (ATTACKS, Attack, InversionResult, Records, attack_entry, loss_history,
+                                 p_reg_references, resolve_variant, run_steps, settings_fingerprint)
 from .losses import check_labels, identity_loss
 from .stylegan import StyleGenerator
 from .models import resize_to
@@ -279,9 +279,4 @@ def invert_stylegan(nets:Sequence[nn.Module|None], # [G, D or None (prior "d" ne
     return StyleInversionResult(z, labels, history, "stylegan", chunk_size=chunk, space=a.space)
 
 # %% ../nbs/21_stylegan_attack.ipynb #0179ce24
-def _from_invert(G, D, models, *args) -> StyleInversionResult:
-    "`invert_stylegan` called as `invert` calls an attack of `ATTACKS`: (G, D, models, labels, variant, ...)."
-    models = list(models) if isinstance(models, (list, tuple)) else [models]
-    return invert_stylegan([G, D, *models], *args)
-
-ATTACKS["stylegan"] = _from_invert   # invert(..., method="stylegan") calls it
+ATTACKS["stylegan"] = attack_entry(invert_stylegan)   # invert(..., method="stylegan") calls it
