@@ -380,8 +380,8 @@ def run_demo(out:str="rethinkmi-demo", # the run folder: every stage is cached t
              # the folder's finished run (same preset and seed) are kept: their attacks load from the folder
              methods:str|None=None
             ) -> ResultsTable:
-    ("The SynthFaces demo: train, distil, estimate P_reg, attack (GMI, KEDMI, PLG-MI x 5 variants "
-     "x 2 public settings), evaluate, write results.")
+    ("The SynthFaces demo: train, distil, estimate P_reg, attack (GMI and KEDMI x 5 variants x 2 public "
+     "settings; PLG-MI in part with --quick, in full with --methods plgmi), evaluate, write results.")
     check_output(out)
     s = _run_settings(quick, seed, settings, methods, out)
     args = dict(out=str(out), quick=quick, device=device, seed=s["seed"], threads=threads, settings=s)
