@@ -485,7 +485,7 @@ def _run_shared(demo:Demo):
     with rank_zero_first():                    # rank 0 trains and caches, then the others read
         demo.prepare()
     costs = [0 if demo._stored(m, v, p) else attack_cost(demo.settings, m, v) for p, m, v in demo.attacks]
-    jobs = share_jobs(costs)[get_rank()]
+    jobs = share_jobs(gather(costs)[0])[get_rank()]   # rank 0's count, made before any rank runs an attack
     demo.run_attacks(jobs, f" (rank {get_rank()})" if get_world_size() > 1 else "")
     for t in gather(demo.timings):             # each attack's seconds, from the rank that ran it
         demo.timings |= {k: v for k, v in t.items() if k.startswith("attack-")}
