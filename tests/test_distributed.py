@@ -110,7 +110,8 @@ def test_torchrun_demo_shares_whole_attacks(tmp_path, tiny_demo_record):
     record, _ = tiny_demo_record
     done(single("demo", "--config", record, "--out", tmp_path/"one"))
     two = torchrun(2, "demo", "--config", record, "--out", tmp_path/"two"); done(two)
-    ran = re.findall(r"^\[(\d+)/8\] .* \(rank (\d)\)$", two.stdout, re.M)
+    # the ranks print at once, so two entries may share a line: match entries, not lines
+    ran = re.findall(r"\[(\d+)/8\] [^\[\n]*? \(rank (\d)\)", two.stdout)
     assert sorted(int(i) for i, _ in ran) == list(range(1, 9)) and {r for _, r in ran} == {"0", "1"}, two.stdout
     rows = lambda d: json.dumps([{k: v for k, v in r.items() if not k.endswith("_s")} for r in json.loads((d/"results.json").read_text())])
     assert rows(tmp_path/"one") == rows(tmp_path/"two")
