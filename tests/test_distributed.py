@@ -47,7 +47,8 @@ def nets(tmp_path_factory) -> Path:
     save_net(Generator(size=32, width=8), r/"G.pt", "Generator", size=32, width=8)
     save_net(DGWGAN(size=32, width=8), r/"D.pt", "DGWGAN", size=32, width=8)
     save_net(MinibatchDiscriminator(10, 32, 8, 4), r/"DK.pt", "MinibatchDiscriminator", n_classes=10, size=32, width=8, group_size=4)
-    save_net(CondGenerator(10, 16, 32, 4), r/"GC.pt", "CondGenerator", n_classes=10, z_dim=16, size=32, width=4)
+    GC = dict(n_classes=10, z_dim=16, size=32, width=4)
+    save_net(CondGenerator(**GC), r/"GC.pt", "CondGenerator", **GC)
     PReg(torch.zeros(T.feat_dim), torch.ones(T.feat_dim)).save(r/"P.pt")
     return r
 
@@ -181,12 +182,13 @@ def train_args(data:Path, epochs:int) -> list:
 
 @pytest.mark.slow
 def test_torchrun_ddp_training_writes_rank0_outputs(celeba, tmp_path):
-    "Classifier, GMI, KEDMI and PLG-MI GANs and a student, each trained data-parallel by 2 ranks; rank 0 writes one set of outputs."
+    "Classifier, GMI, KEDMI and PLG-MI GANs and a student trained data-parallel by 2 ranks; rank 0 writes."
     done(torchrun(2, "train-classifier", tmp_path/"clf", *train_args(celeba, 2)))
     gan = ["--public", celeba/"public.txt", "--root", celeba, "--size", 32, "--width", 4, "--epochs", 1, "--batch_size", 4, "--n_critic", 2, "--device", "cpu"]
     done(torchrun(2, "train-gan", tmp_path/"gmi", "--kind", "gmi", *gan))
     done(torchrun(2, "train-gan", tmp_path/"kedmi", "--kind", "kedmi", "--target", tmp_path/"clf/model.pt", *gan))
-    done(torchrun(2, "train-gan", tmp_path/"plgmi", "--kind", "plgmi", "--target", tmp_path/"clf/model.pt", "--top_n", 2, *gan))
+    plgmi = ["--kind", "plgmi", "--target", tmp_path/"clf/model.pt", "--top_n", 2]
+    done(torchrun(2, "train-gan", tmp_path/"plgmi", *plgmi, *gan))
     done(torchrun(2, "distill", tmp_path/"st", "--target", tmp_path/"clf/model.pt", "--public", celeba/"public.txt", "--root", celeba,
                   "--archs", "tiny_student:4", "--size", 32, "--epochs", 1, "--batch_size", 4, "--device", "cpu"))
     gans = [(k, ["D.pt", "G.pt"]) for k in ("gmi", "kedmi", "plgmi")]
