@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_sharding.ipynb #729cfcda
 from __future__ import annotations
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -13,6 +13,7 @@ from torch import nn
 
 from .distributed import gather, get_rank, get_world_size
 from .inversion import InversionResult, Records, invert
+from .oracle import BlackBoxResult
 
 # %% auto #0
 __all__ = ['shard', 'shard_path', 'merge_results', 'sharded_invert']
@@ -48,10 +49,10 @@ def shard_path(path:str|Path|None, # the checkpoint of a single-process run
 # %% ../nbs/40_sharding.ipynb #308a6a30
 def _merge_history(parts:Sequence[InversionResult] # results of consecutive shares, with the same logged steps
                   ) -> dict:
-    "The loss history of all the shares' latents: at each logged step, the shares' means weighted by size."
+    "The history of all the shares' latents: at each logged step, each entry's means weighted by share size."
     w = torch.tensor([float(len(p.labels)) for p in parts], dtype=torch.float64)
     def mean(k): return torch.tensor([p.history[k] for p in parts], dtype=torch.float64).T @ w / w.sum()
-    means = {k: mean(k).tolist() for k in ("prior", "identity", "loss")}
+    means = {k: mean(k).tolist() for k in parts[0].history if k != "step"}
     return {"step": list(parts[0].history["step"])} | means
 
 # %% ../nbs/40_sharding.ipynb #661c5335
@@ -63,19 +64,22 @@ def _same_attack(parts:Sequence[InversionResult]):
         raise ValueError("the shares ran different attacks (their methods or logged steps differ)")
 
 # %% ../nbs/40_sharding.ipynb #9f59a3ec
-def _joined(parts:Sequence[InversionResult], name:str) -> torch.Tensor|None:
-    "The shares' tensors `name` concatenated (`None` when the attack has none, as GMI has no `mu`)."
-    return None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])
+def _per_identity(parts:Sequence[InversionResult], name:str) -> bool:
+    "Whether field `name` of every share is a tensor with a row per identity (GMI's `mu` is None: no)."
+    values = [(getattr(p, name), len(p.labels)) for p in parts]
+    return all(torch.is_tensor(v) and v.ndim > 0 and len(v) == n for v, n in values)
 
 # %% ../nbs/40_sharding.ipynb #e8585e02
 def merge_results(parts:Sequence[InversionResult] # results of consecutive shares of the identities, in order
                  ) -> InversionResult:
-    "One result from those of consecutive shares, of their type: latents joined, loss histories averaged."
+    "One result from consecutive shares, of their type: per-identity tensors joined, histories averaged."
     _same_attack(parts)
-    z, labels, mu, log_var = (_joined(parts, k) for k in ("z", "labels", "mu", "log_var"))
+    joined = {f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(parts[0])
+              if _per_identity(parts, f.name)}
     chunk = max(p.chunk_size for p in parts)
-    return replace(parts[0], z=z, labels=labels, history=_merge_history(parts), mu=mu, log_var=log_var,
-                   chunk_size=chunk)
+    merged = replace(parts[0], history=_merge_history(parts), chunk_size=chunk, **joined)
+    if isinstance(merged, BlackBoxResult): merged.shared_queries = sum(p.shared_queries for p in parts)
+    return merged
 
 # %% ../nbs/40_sharding.ipynb #6ea918ca
 def _group(D:nn.Module, method:str) -> int:
