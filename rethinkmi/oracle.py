@@ -14,7 +14,7 @@ from fastcore.basics import patch
 from torch import Tensor, nn
 
 from .core import StopRequests, config_hash, counter_key, counter_normal, default_device, progress
-from .core import module_dtype, save_checkpoint
+from .core import float64, module_dtype, save_checkpoint
 from .fast_inversion import attack_copy
 from .inversion import ATTACKS, InversionResult, Records, resume_attack, variant_config
 
@@ -51,7 +51,7 @@ def _answerer(target:nn.Module, device, batch_size:int) -> Callable[[Tensor], Te
     net = attack_copy(target, device, channels_last=False)
     @torch.no_grad()
     def answer(x:Tensor) -> Tensor:
-        p = [net(b.to(device, module_dtype(net)))[1].float().softmax(1) for b in x.split(batch_size)]
+        p = [net(b.to(device, module_dtype(net)))[1].softmax(1) for b in x.split(batch_size)]
         return torch.cat(p).to(x.device)
     return answer
 
@@ -97,7 +97,7 @@ def _charge(self:Oracle, owner:Tensor):
 def scores(self:Oracle, x:Tensor, # (N, 3, S, S) images in [0, 1]
            owner # the identity each image is asked for: an int or (N,) int64 (-1: none)
           ) -> Tensor:
-    "The target's probabilities of each image, (N, K) float32 (only the top k if the threat says so)."
+    "The target's probabilities of each image, (N, K) in its dtype (only the top k if the threat says so)."
     if self.threat.kind != "scores":
         raise ThreatModelError("this oracle is label-only: it answers labels, not scores")
     self._charge(_owners(owner, len(x)))
@@ -259,6 +259,7 @@ def _record(att:Search, score:Tensor, t:int, records:Records, fingerprint:str, s
 # %% ../nbs/23_oracle.ipynb #d41d9319
 def _search_step(att:Search, t:int) -> Tensor|None:
     "Step `t`, or `None` (the state as before it) if the budget is spent during it."
+    if att.oracle.budget is None: return att.step(t)   # nothing can be refused: no copy needed
     before = copy.deepcopy(att.state_dict())
     try:
         return att.step(t)
@@ -337,10 +338,12 @@ def blackbox_entry(fn:Callable # (G, oracle, students, labels, attack, device, r
         if not isinstance(attack, BlackBoxAttack):
             raise ValueError(f"a black-box attack takes its own settings, got {type(attack).__name__}")
         models = list(models) if isinstance(models, (list, tuple)) else [models]
-        students = [attack_copy(s, device) for s in _students(variant, models, attack)]
-        oracle = Oracle(models[0], Threat(attack.threat, attack.top_k), attack.queries, device)
+        students = _students(variant, models, attack)
         y = _distinct(labels).to(default_device(device))
-        return fn(G, oracle, students, y, attack, default_device(device), records, callback)
+        with float64(G, *models, on=speed.float64):   # the attack's copies: float64 if asked
+            oracle = Oracle(models[0], Threat(attack.threat, attack.top_k), attack.queries, device)
+            students = [attack_copy(s, device) for s in students]
+            return fn(G, oracle, students, y, attack, default_device(device), records, callback)
     return entry
 
 # %% ../nbs/23_oracle.ipynb #5664afb8

@@ -18,6 +18,8 @@ from .evaluation import evaluate_images
 from .fast_inversion import Speed
 from .inversion import VARIANTS, Attack, Records, variant_config
 from .models import Generator
+from .oracle import BlackBoxResult
+from .blackbox_demo import BLACKBOX_METHODS
 from .parity import resolve_protocol
 from .plgmi_attack import PlgmiAttack
 from .net_files import check_file, load_net
@@ -35,7 +37,7 @@ __all__ = ['Method', 'Space', 'VariantName', 'PRegMode', 'FidImages', 'Conventio
            'run_attack', 'EvaluationInputs', 'run_evaluate']
 
 # %% ../nbs/42a_protocol_attack.ipynb #2628ee8c
-Method = Literal[(*GAN_NAMES, "stylegan")]  # the prior: a GAN of GMI, KEDMI or PLG-MI, or a StyleGAN2
+Method = Literal[(*GAN_NAMES, "stylegan", *BLACKBOX_METHODS)]  # a GAN, a StyleGAN2, or a black-box method
 Space = Literal[SPACES]  # a StyleGAN2's latent space
 VariantName = Literal[tuple(VARIANTS)]  # the LOMMA variants
 PRegMode = Literal["sample", "fixed"]  # fresh draws of P_reg (the paper), or its mean (the authors' code)
@@ -64,6 +66,9 @@ class AttackSettings:
     chunk_size:int=0
     ckpt_every:int=300 # steps between checkpoints of the attack's state (a rerun resumes from the last)
     amp:bool|None=None # bf16 autocast; None: the protocol's (ours: on CUDA; reference: fp32)
+    # black-box methods (random, brepmi, rlbmi, c2fmi): queries each identity may spend; None: no limit
+    queries:int|None=None
+    top_k:int|None=None # black-box methods: the oracle answers only the k largest probabilities; None: all
     float64:bool=False # compute in float64 (slower): runs split differently agree to about 1e-10
 
 # %% ../nbs/42a_protocol_attack.ipynb #16b30352
@@ -169,7 +174,8 @@ def run_evaluate(out:str, # the run folder of the evaluation (results.json/md/cs
         x = d["images"]
         y, sid = d["labels"].repeat_interleave(x.shape[1]), torch.arange(x.shape[1]).repeat(len(x))
         ev = evaluate_attack(E, x.flatten(0, 1), y, sid, (px, py), **kw)
-        table.add(r["method"], r["variant"], r["public"], **ev, attack_s=r["seconds"], run=str(a))
+        spent = {"queries": sum(r["queries"]) / len(r["queries"])} if "queries" in r else {}
+        table.add(r["method"], r["variant"], r["public"], **ev, **spent, attack_s=r["seconds"], run=str(a))
         _save_grid(E, d, px, py, out/"grids"/f"{a.name}.png", dev)
     table.add_intervals(seed=seed).to_json(out/"results.json")
     table.to_csv(out/"results.csv")
@@ -186,10 +192,25 @@ def _check_settings(s:AttackSettings):
     if s.public not in PUBLIC_DATASET:
         raise ValueError(f"public must be 'same' or 'shifted', got {s.public!r}")
 
+# %% ../nbs/42a_protocol_attack.ipynb #c7391f4f
+def _check_blackbox(s:AttackSettings, p_reg):
+    "One line for a budget, or a white-box option, that does not fit the method's threat model."
+    if s.method not in BLACKBOX_METHODS:
+        if s.queries is not None or s.top_k is not None:
+            methods = ", ".join(BLACKBOX_METHODS)
+            raise ValueError(f"--queries and --top_k are for black-box methods ({methods}), not {s.method}")
+        return
+    if s.queries is not None and s.queries < 1:
+        raise ValueError(f"--queries must be at least 1 per identity, got {s.queries}")
+    if s.variant not in ("baseline", "ma") or p_reg:
+        raise ValueError(f"{s.method} sees the target through an oracle: it runs --variant baseline or ma, "
+                         "without --p_reg")
+
 # %% ../nbs/42a_protocol_attack.ipynb #1e415ddd
 def _check_attack(s:AttackSettings, v, paths:list, archs:list, p_reg):
     "A clear error for unknown settings, or inputs the variant `v` needs but lacks."
     _check_settings(s)
+    _check_blackbox(s, p_reg)
     if v.students and not paths:
         raise ValueError(f"variant {s.variant!r} attacks students too: "
                          "give --students (files of `rethinkmi distill`)")
@@ -199,13 +220,14 @@ def _check_attack(s:AttackSettings, v, paths:list, archs:list, p_reg):
     if len(archs) != len(paths): raise ValueError(f"{len(paths)} students but {len(archs)} student_archs")
 
 # %% ../nbs/42a_protocol_attack.ipynb #492d76fb
-NO_D = ("stylegan", "plgmi")  # the methods without a discriminator (no --D)
+NO_D = ("stylegan", "plgmi", *BLACKBOX_METHODS)  # the methods without a discriminator (no --D)
 
 # %% ../nbs/42a_protocol_attack.ipynb #8cf349c8
 def _load_gan(method:str, G:str, D:str|None, K:int, device) -> tuple:
     "(generator, discriminator or None) of `method` from their files, checked against the target's K classes."
-    if method == "stylegan": return load_stylegan(G, device=device), None   # rosinality's g_ema
+    if method in ("stylegan", "c2fmi"): return load_stylegan(G, device=device), None   # rosinality's g_ema
     if method == "plgmi": return _cond_generator(G, K, device), None
+    if method in BLACKBOX_METHODS: return load_net(G, "Generator", device=device), None
     Gn = load_net(G, "Generator", device=device)
     Dn = load_net(D, "DGWGAN" if method == "gmi" else "MinibatchDiscriminator", device=device)
     if method == "kedmi" and Dn.n_classes != K:
@@ -220,9 +242,16 @@ def _cond_generator(G:str, K:int, device) -> torch.nn.Module:
         raise ValueError(f"{G}: the conditional generator has {Gn.n_classes} classes, the target {K}")
     return Gn
 
+# %% ../nbs/42a_protocol_attack.ipynb #3b8a80e9
+def _blackbox_attack(s:AttackSettings, seed:int, G):
+    "The settings of a black-box method: the given numbers, the attack's own defaults for the rest."
+    kw = dict(n_seeds=s.n_seeds, seed=seed, queries=s.queries, top_k=s.top_k, z_dim=G.z_dim)
+    return BLACKBOX_METHODS[s.method][1](**kw, **{} if s.iters is None else dict(iters=s.iters))
+
 # %% ../nbs/42a_protocol_attack.ipynb #73d4b2fe
 def _attack(s:AttackSettings, seed:int, p_reg_mode:str, G) -> Attack:
     "`s`'s attack: the settings given, the method's own numbers for the rest."
+    if s.method in BLACKBOX_METHODS: return _blackbox_attack(s, seed, G)
     kw = dict(lam=s.lam, n_seeds=s.n_seeds, seed=seed, p_reg_mode=p_reg_mode)
     kw |= {} if s.iters is None else dict(iters=s.iters)
     if s.method == "stylegan": return StyleAttack(space=s.space, **kw)
@@ -235,6 +264,18 @@ def _load_preg(path:str|Path) -> PReg:
     ck = load_checkpoint(path, unwrap=False)
     return PReg.from_reference(path) if isinstance(ck, dict) and "fea_mean" in ck else PReg.load(path)
 
+# %% ../nbs/42a_protocol_attack.ipynb #47112376
+def _method_name(s:AttackSettings) -> str:
+    "The method's name in the results: a GAN's, a StyleGAN2 space's, or a black-box method's."
+    if s.method in BLACKBOX_METHODS: return BLACKBOX_METHODS[s.method][0]
+    return GAN_NAMES.get(s.method, f"StyleGAN2 {s.space}")
+
+# %% ../nbs/42a_protocol_attack.ipynb #825c13a4
+def _queries(r) -> dict:
+    "What a black-box result adds to the attack's record: the queries spent per identity and for none."
+    if not isinstance(r, BlackBoxResult): return {}
+    return dict(queries=r.queries.tolist(), shared_queries=r.shared_queries, stopped=r.stopped)
+
 # %% ../nbs/42a_protocol_attack.ipynb #70fa0776
 def _save_attack(out:Path, r, G, device, rec:dict, P, s:AttackSettings):
     "Write `out/attack.pt`, `out/images.pt` and the attack's record from its result `r`."
@@ -242,8 +283,8 @@ def _save_attack(out:Path, r, G, device, rec:dict, P, s:AttackSettings):
     state = dict(z=r.z, labels=r.labels, history=r.history, mu=r.mu, log_var=r.log_var)
     save_checkpoint(state, out/"attack.pt")
     save_checkpoint(dict(images=x.mul(255).round().to(torch.uint8), labels=r.labels), out/"images.pt")
-    names = dict(method=GAN_NAMES.get(s.method, f"StyleGAN2 {s.space}"), variant=VARIANT_NAMES[s.variant])
-    finish_run(out, rec, protocol=P.record("attack"), **names, public=s.public,
+    names = dict(method=_method_name(s), variant=VARIANT_NAMES[s.variant])
+    finish_run(out, rec, protocol=P.record("attack"), **names, public=s.public, **_queries(r),
                final_loss={k: v[-1] for k, v in r.history.items() if v},
                outputs=[str(out/"attack.pt"), str(out/"images.pt")])
 

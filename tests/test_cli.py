@@ -291,3 +291,56 @@ def test_plgmi_gan_resumes_from_its_checkpoint(chain, monkeypatch):
     assert not (tmp/"plgmi-resume/train.ckpt").exists()
     sd = lambda d: load_checkpoint(tmp/d/"G.pt", unwrap=False)["state_dict"]
     assert all(torch.equal(v, sd("plgmi")[k]) for k, v in sd("plgmi-resume").items())
+
+
+def test_blackbox_attack_and_evaluate(chain):
+    "A black-box method through the CLI: its budget per identity, the queries in run.json and results.json."
+    tmp = chain["tmp"]
+    ids = ["--target", tmp/"target/model.pt", "--ids", "0-3", "--n_seeds", 2, *chain["common"]]
+    ok("attack", tmp/"bb", "--G", tmp/"gmi/G.pt", "--method", "random", "--variant", "baseline", "--iters", 5, *ids)
+    rec = read_run(tmp/"bb")   # 16 candidates per identity per step
+    assert rec["method"] == "Random search" and rec["queries"] == [80] * 4 and rec["stopped"] is None
+    rc, out, err = cli("attack", tmp/"bb-spent", "--G", tmp/"gmi/G.pt", "--method", "random", "--variant", "baseline",
+                       "--iters", 5, "--queries", 20, *ids)
+    assert rc == 0 and "the budget of 20 queries per identity is spent at step 1/5" in err, err
+    assert read_run(tmp/"bb-spent")["queries"] == [16] * 4
+    ok("evaluate", tmp/"ev-bb", "--attacks", f"{tmp/'bb'},{tmp/'bb-spent'}", "--eval_model", tmp/"eval/model.pt",
+       "--private", chain["data"]/"train.txt", "--root", chain["data"], *chain["common"])
+    rows = json.loads((tmp/"ev-bb/results.json").read_text())
+    assert [(r["method"], r["queries"]) for r in rows] == [("Random search", 80), ("Random search", 16)]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--queries", "0"], "--queries must be at least 1 per identity, got 0"),
+    (["--queries", "-5"], "--queries must be at least 1 per identity, got -5"),
+    (["--variant", "lomma"], "random sees the target through an oracle: it runs --variant baseline or ma"),
+    (["--p_reg", "{tmp}/preg/p_reg.pt"], "without --p_reg"),
+    (["--method", "gmi", "--D", "{tmp}/gmi/D.pt", "--queries", "10"], "--queries and --top_k are for black-box methods"),
+])
+def test_bad_blackbox_inputs(chain, args, message):
+    tmp = chain["tmp"]
+    base = ["attack", tmp/"bad-bb", "--G", tmp/"gmi/G.pt", "--method", "random", "--variant", "baseline",
+            "--target", tmp/"target/model.pt", "--ids", "0-3", *chain["common"]]
+    rc, out, err = cli(*base, *[a.format(tmp=tmp) for a in args])
+    assert rc == 1 and err.count("\n") == 1 and message in err, err
+    assert not (tmp/"bad-bb").exists()
+
+
+@pytest.mark.parametrize("method, G, name", [("brepmi", "gmi/G.pt", "BREP-MI"), ("c2fmi", "style-bb.pt", "C2FMI")])
+def test_blackbox_methods_through_the_cli(chain, method, G, name):
+    "BREP-MI (GMI's generator) and C2FMI (a StyleGAN2 file) with a budget, then `evaluate` on their folders."
+    from rethinkmi.stylegan import StyleGANConfig, StyleGenerator, save_stylegan
+    tmp = chain["tmp"]
+    torch.manual_seed(0)
+    save_stylegan(StyleGenerator(StyleGANConfig(size=32, style_dim=8, n_mlp=2, channel_max=8, channel_base=64)),
+                  tmp/"style-bb.pt")
+    ok("attack", tmp/f"bb-{method}", "--G", tmp/G, "--method", method, "--variant", "baseline", "--iters", 3,
+       "--queries", 5000, "--target", tmp/"target/model.pt", "--ids", "0-3", "--n_seeds", 2, *chain["common"])
+    rec = read_run(tmp/f"bb-{method}")
+    assert rec["method"] == name and len(rec["queries"]) == 4 and max(rec["queries"]) <= 5000
+    x = load_checkpoint(tmp/f"bb-{method}/images.pt", unwrap=False)
+    assert x["images"].shape == (4, 2, 3, 32, 32) and x["labels"].tolist() == [0, 1, 2, 3]
+    ok("evaluate", tmp/f"ev-{method}", "--attacks", tmp/f"bb-{method}", "--eval_model", tmp/"eval/model.pt",
+       "--private", chain["data"]/"train.txt", "--root", chain["data"], *chain["common"])
+    row = json.loads((tmp/f"ev-{method}/results.json").read_text())[0]
+    assert row["method"] == name and row["queries"] == sum(rec["queries"]) / 4

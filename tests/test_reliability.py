@@ -45,6 +45,10 @@ from rethinkmi.stylegan_attack import StyleAttack as Attack
 G, D = StyleGenerator(StyleGANConfig(size=32, style_dim=8, n_mlp=2, channel_max=8, channel_base=64)).eval(), None""").replace(
     'variant="lomma"', 'method="stylegan", variant="lomma"')
 
+BLACKBOX_ATTACK = ATTACK.replace("from rethinkmi.inversion import Attack, Records, invert", """from rethinkmi.inversion import Records, invert
+from rethinkmi.oracle import RandomAttack
+Attack = lambda **kw: RandomAttack(batch=4, **kw)""").replace('variant="lomma"', 'method="random", variant="baseline"')
+
 
 def wait_for_line(p, n:int):
     "Read the child's step lines until step `n` (the child must still be running)."
@@ -54,8 +58,9 @@ def wait_for_line(p, n:int):
 
 
 @pytest.mark.numerics
-@pytest.mark.parametrize("sig,script", [(signal.SIGINT, ATTACK), (signal.SIGTERM, ATTACK), (signal.SIGTERM, STYLE_ATTACK)],
-                         ids=["gmi-SIGINT", "gmi-SIGTERM", "stylegan-SIGTERM"])
+@pytest.mark.parametrize("sig,script", [(signal.SIGINT, ATTACK), (signal.SIGTERM, ATTACK), (signal.SIGTERM, STYLE_ATTACK),
+                                        (signal.SIGTERM, BLACKBOX_ATTACK)],
+                         ids=["gmi-SIGINT", "gmi-SIGTERM", "stylegan-SIGTERM", "blackbox-SIGTERM"])
 def test_attack_signal_saves_and_resumes(tmp_path, sig, script):
     ckpt, before = tmp_path/"attack.ckpt", signal.getsignal(signal.SIGINT)
     p = subprocess.Popen([sys.executable, "-c", script, str(ckpt)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
