@@ -209,14 +209,30 @@ def active(self:BrepmiSearch) -> Tensor:
 # %% ../nbs/23a_brepmi.ipynb #7c265f10
 @patch
 def seeking(self:BrepmiSearch) -> Tensor:
-    "(n_ids,) bool: the identities with a restart still without an initial point."
-    return (self.radius == 0).view(len(self.labels), -1).any(1)
+    "(n_ids,) bool: the identities with a restart still without an initial point (and not retired)."
+    return ((self.radius == 0) & ~self.done).view(len(self.labels), -1).any(1)
+
+# %% ../nbs/23a_brepmi.ipynb #f6f0b2b0
+@patch
+def _retire(self:BrepmiSearch):
+    "Stop every restart of the identities whose budget could not pay for their next step."
+    a, s = self.attack, self.attack.n_seeds
+    cost = a.init_batch * self.seeking() + (a.points + 1) * self.active().view(-1, s).sum(1)
+    broke = self.oracle.left(self.labels).to(cost.device) < cost
+    self.done |= broke.repeat_interleave(s)
+
+# %% ../nbs/23a_brepmi.ipynb #640ed9f5
+@patch
+def finished(self:BrepmiSearch) -> bool:
+    "Whether every restart has stopped (patience, radius, or its identity's budget)."
+    return bool(self.done.all())
 
 # %% ../nbs/23a_brepmi.ipynb #2bfd3d15
 @patch
 def step(self:BrepmiSearch, t:int # the step
         ) -> Tensor:
     "Step `t` of every restart: initial points sought, spheres labelled, moves tried. The mean radius."
+    self._retire()
     a, act, seek = self.attack, self.active(), self.seeking()
     draws = initial_draws(a.seed, self.labels[seek], t, a.init_batch, a.z_dim, a.clip).to(self.z)
     pts, u = sphere_points(self.z[act], self.radius[act], self.key[act], t, a.points)

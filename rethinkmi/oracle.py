@@ -19,7 +19,7 @@ from .fast_inversion import attack_copy
 from .inversion import ATTACKS, InversionResult, Records, resume_attack, variant_config
 
 # %% auto #0
-__all__ = ['THREATS', 'Threat', 'ThreatModelError', 'QueryBudgetSpent', 'Oracle', 'reachable', 'BlackBoxAttack',
+__all__ = ['THREATS', 'Threat', 'ThreatModelError', 'QueryBudgetSpent', 'Oracle', 'reachable', 'OracleTeacher', 'BlackBoxAttack',
            'search_fingerprint', 'Search', 'BlackBoxResult', 'run_search', 'blackbox_entry', 'RandomAttack',
            'RandomSearch', 'invert_random']
 
@@ -147,6 +147,16 @@ def reachable(obj, # any object, e.g. an `Oracle`
         todo += [(k, d + 1) for k in kids]
     return out
 
+# %% ../nbs/23_oracle.ipynb #807e8fac
+class OracleTeacher(nn.Module):
+    "An oracle as a teacher for `distill`: (no features, log-probabilities), each image a shared query."
+    def __init__(self, oracle:Oracle # a scores oracle
+                ):
+        super().__init__()
+        self.oracle = oracle
+    def forward(self, x:Tensor) -> tuple[None, Tensor]:
+        return None, self.oracle.scores(x, -1).clamp_min(1e-12).log()
+
 # %% ../nbs/23_oracle.ipynb #6b0b543f
 @dataclass(frozen=True)
 class BlackBoxAttack:
@@ -215,6 +225,12 @@ def load_state_dict(self:Search, sd:dict # what `Search.state_dict` returned
     self.oracle.counts, self.oracle.shared = sd["counts"].clone(), int(sd["shared"])
     self.trail, self.spent_trail = list(sd["trail"]), list(sd["spent_trail"])
 
+# %% ../nbs/23_oracle.ipynb #b641f93a
+@patch
+def finished(self:Search) -> bool:
+    "Whether the search has ended before its last step (no: by default; a subclass may say yes)."
+    return False
+
 # %% ../nbs/23_oracle.ipynb #f8249099
 @dataclass
 class BlackBoxResult(InversionResult):
@@ -250,10 +266,10 @@ def _log_search(att:Search, score:Tensor, t:int, steps:list, values:list):
 
 # %% ../nbs/23_oracle.ipynb #033766cf
 def _record(att:Search, score:Tensor, t:int, records:Records, fingerprint:str, steps:list, values:list):
-    "After step `t`: log and save when `records` asks for it."
-    iters = att.attack.iters
-    if t % records.log_every == 0 or t == iters - 1: _log_search(att, score, t, steps, values)
-    if records.ckpt_path is not None and ((t + 1) % records.ckpt_every == 0 or t + 1 == iters):
+    "After step `t`: log and save when `records` asks for it, or when it was the last."
+    last = t == att.attack.iters - 1 or att.finished()
+    if t % records.log_every == 0 or last: _log_search(att, score, t, steps, values)
+    if records.ckpt_path is not None and ((t + 1) % records.ckpt_every == 0 or last):
         _save_search(att, records.ckpt_path, fingerprint, t + 1, steps, values)
 
 # %% ../nbs/23_oracle.ipynb #d41d9319
@@ -293,11 +309,12 @@ def run_search(att:Search, # the attack's state
                callback:Callable[[int], None]|None=None, # called with the steps done after each step
                desc:str="search" # the progress bar's label
               ) -> BlackBoxResult:
-    "Run or resume `att.attack.iters` steps, until the budget is spent: the best latents and the queries."
+    "Run or resume `att.attack.iters` steps, until the search ends or the budget is spent: the best latents."
     iters, path = att.attack.iters, records.ckpt_path
     start, steps, values = resume_attack(att, path, fingerprint, iters)
     with StopRequests(enabled=path is not None) as stop:
         for t in progress(range(start, iters), total=iters - start, desc=desc):
+            if att.finished(): break
             score = _search_step(att, t)
             if score is None:
                 _stop_spent(att, t, records, fingerprint, steps, values)

@@ -136,10 +136,13 @@ def test_the_batched_search_matches_a_naive_loop(patience, max_radius):
 
 
 @pytest.mark.parametrize("q", [17, 40, 100])
-def test_a_budget_is_never_passed(q):
+def test_a_budget_retires_each_identity_where_the_free_run_stood(q):
+    "Each identity follows the run without a budget until it cannot pay for a step, and never passes `q`."
     G, T = tiny()
-    run = lambda a: invert(G, None, T, [0, 1, 2], method="brepmi", attack=a, device="cpu")
-    r, free = run(replace(SMALL, queries=q)), run(SMALL)
-    assert (r.queries <= q).all()
-    if r.stopped is None: assert torch.equal(r.queries, free.queries) and torch.equal(r.z, free.z)
-    else: assert (free.queries > q).any()
+    run = lambda a, **kw: invert(G, None, T, [0, 1, 2], method="brepmi", attack=a, device="cpu", **kw)
+    r, free = run(replace(SMALL, queries=q)), run(SMALL, records=Records(log_every=1))
+    assert (r.queries <= q).all() and r.stopped is None
+    for i in range(3):
+        k = (free.query_trail[i] == r.queries[i]).nonzero()[0, 0]
+        assert torch.equal(r.z[i], free.trail[i, k])
+    if (free.queries <= q).all(): assert torch.equal(r.z, free.z)
