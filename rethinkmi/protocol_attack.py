@@ -48,8 +48,8 @@ Convention = Literal[CONVENTIONS]  # whose accuracy columns results.md shows
 @dataclass(frozen=True)
 class AttackSettings:
     "What an attack does: method, variant, identities, samples, steps, and the rest of the paper's settings."
-    # the prior (stylegan: a StyleGAN2 file of the rosinality layout as --G; plgmi: a CondGenerator file of
-    # `rethinkmi train-gan --kind plgmi`; neither takes --D)
+    # the prior (stylegan, c2fmi: a StyleGAN2 file of the rosinality layout as --G; plgmi: a CondGenerator
+    # file of `rethinkmi train-gan --kind plgmi`; random, brepmi, rlbmi: GMI's generator; none takes --D)
     method:Method="kedmi"
     space:Space="w" # stylegan: the latent space attacked (`21_stylegan_attack`)
     variant:VariantName="lomma" # the LOMMA variant (`07_inversion`)
@@ -97,8 +97,8 @@ def attack_inputs(target:TargetFile, # the target
 def run_attack(out:str, # the run folder
                target:TargetFile=TargetFile(), # the target's checkpoint; required
                G:str|None=None, # the generator's checkpoint; required
-               # the discriminator's checkpoint (GMI: DGWGAN; KEDMI: MinibatchDiscriminator): required but
-               # for --method stylegan and plgmi
+               # the discriminator's checkpoint (GMI: DGWGAN; KEDMI: MinibatchDiscriminator): required for
+               # --method gmi and kedmi only
                D:str|None=None,
                students:str="", # the students' checkpoints, comma-separated (variants ma, lomma, lomma+l2)
                # their layouts, comma-separated, for checkpoints without a record (e.g. efficientnet_b0,...)
@@ -112,8 +112,8 @@ def run_attack(out:str, # the run folder
                # (`41_parity`)
                protocol:ProtocolName="ours"
               ) -> Path:
-    ("Attack a target with GMI, KEDMI, PLG-MI or a StyleGAN2 prior and a LOMMA variant; write "
-     "`out/attack.pt`, `out/images.pt` and `out/run.json`.")
+    ("Attack a target with GMI, KEDMI, PLG-MI or a StyleGAN2 prior and a LOMMA variant, or through an oracle "
+     "(black-box, label-only: --queries); write `out/attack.pt`, `out/images.pt` and `out/run.json`.")
     args, out, dev = begin_command(locals(), "the attack", target=target.target, G=G,
                             **{} if settings.method in NO_D else dict(D=D))
     s = settings

@@ -84,9 +84,9 @@ def test_required_options():
     rc, h, _ = cli("attack", "--help")
     usage = words(h.split("\n\n")[0])
     assert "--target TARGET" in usage and "[--target TARGET" not in usage and "[--G G" not in usage
-    assert "[--D D]" in usage   # required but for --method stylegan: optional, said in its help
+    assert "[--D D]" in usage   # required for --method gmi and kedmi only: optional, said in its help
     h = words(h)
-    assert "--G G the generator's checkpoint (required)" in h and "required but for --method stylegan" in h
+    assert "--G G the generator's checkpoint (required)" in h and "required for --method gmi and kedmi only" in h
     rc, h, _ = cli("train-gan", "--help")
     assert "[--target TARGET]" in words(h) and "required for --kind kedmi" in words(h)
     rc, out, err = cli("attack", "x", "--G", "g")
