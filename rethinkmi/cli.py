@@ -56,7 +56,7 @@ COMMANDS: dict[str, str] = {  # command name -> "module:function" it calls
     "train-gan": "rethinkmi.protocol:run_train_gan", "distill": "rethinkmi.protocol:run_distill",
     "preg": "rethinkmi.protocol:run_preg",
     "attack": "rethinkmi.protocol_attack:run_attack", "evaluate": "rethinkmi.protocol_attack:run_evaluate",
-    "blackbox": "rethinkmi.blackbox_demo:run_blackbox"}
+    "blackbox": "rethinkmi.blackbox_demo:run_blackbox", "defenses": "rethinkmi.defense_demo:run_defenses"}
 
 # %% ../nbs/43_cli.ipynb #52317f38
 RECORDED = [k for k in COMMANDS if k != "faces"]  # the commands that write a run record (`run.json`)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04a_demo_models.ipynb #971c480e
 from __future__ import annotations
-import dataclasses, functools, os
+import dataclasses, functools, importlib, os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -19,8 +19,8 @@ from .train_loop import TrainOptions
 from .training import GanRecipe, train_classifier, train_gmi_gan, train_kedmi_gan
 
 # %% auto #0
-__all__ = ['GAN_MAKERS', 'demo_root', 'DemoModelSettings', 'DemoModels', 'gan_config', 'gan_options', 'target_key', 'LazyGANs',
-           'demo_models', 'student_archs']
+__all__ = ['TARGET_MAKERS', 'GAN_MAKERS', 'demo_root', 'DemoModelSettings', 'DemoModels', 'gan_config', 'gan_options',
+           'target_key', 'LazyGANs', 'demo_models', 'student_archs']
 
 # %% ../nbs/04a_demo_models.ipynb #9e113aba
 def demo_root(root:str|Path|None=None # `None`: `$RETHINKMI_CACHE/demo`, else `~/.cache/rethinkmi/demo`
@@ -62,6 +62,7 @@ class DemoModelSettings:
     plgmi_n_dis:int=2 # PLG-MI discriminator steps per generator step (5 in the reference)
     plgmi_z_dim:int=128 # latent size of PLG-MI's conditional generator
     data_seed:int=0 # SynthFaces seed
+    defense:Mapping|None=None # the target's defense (Part III), a dict of `Defense`'s fields; `None`: none
 
 # %% ../nbs/04a_demo_models.ipynb #4b79aba4
 @dataclass
@@ -117,16 +118,28 @@ def _classifier_config(s:DemoModelSettings, seed:int, role:str) -> dict:
     "The settings of the classifier stage `role` (\"target\", \"evaluation\" or \"second\")."
     arch, width = getattr(s, role)
     seed = seed + 1 if role == "second" else seed
-    return dict(_private_settings(s), seed=seed, epochs=s.clf_epochs, lr=s.clf_lr, arch=arch, width=width)
+    defended = dict(defense=dict(s.defense)) if role == "target" and s.defense else {}
+    plain = dict(_private_settings(s), seed=seed, epochs=s.clf_epochs, lr=s.clf_lr, arch=arch, width=width)
+    return plain | defended
 
 # %% ../nbs/04a_demo_models.ipynb #1edd46ca
+def _plain_classifier(d:DemoModels, run:RunDir, s:DemoModelSettings, c:dict, o:TrainOptions) -> tuple:
+    "The classifier of the stage settings `c` and the function that trains it with cross-entropy."
+    m = build_classifier(c["arch"], s.n_ids, width=c["width"], input_size=s.size)
+    return m, lambda ck: train_classifier(m, d.train, d.test, replace(o, ckpt_path=ck))
+
+# %% ../nbs/04a_demo_models.ipynb #020388b3
+TARGET_MAKERS: dict[str, Callable] = {}  # "defense" -> Part III's maker of a defended target (`30_defenses`)
+
+# %% ../nbs/04a_demo_models.ipynb #e5342f82
 def _train_classifier(d:DemoModels, run:RunDir, s:DemoModelSettings, seed:int, dev, role:str):
-    "Train (or load) the classifier `role` of `d`."
+    "Train (or load) the classifier `role` of `d`; a target with a defense is made by `TARGET_MAKERS`."
     c = _classifier_config(s, seed, role)
     seed_everything(c["seed"])
-    m = build_classifier(c["arch"], s.n_ids, width=c["width"], input_size=s.size)
     o = TrainOptions(s.clf_epochs, s.clf_lr, seed=c["seed"], device=dev, desc=role)
-    fit = lambda ck: train_classifier(m, d.train, d.test, replace(o, ckpt_path=ck))
+    if role == "target" and s.defense: importlib.import_module("rethinkmi.defenses")   # fills TARGET_MAKERS
+    make = TARGET_MAKERS["defense"] if "defense" in c else _plain_classifier
+    m, fit = make(d, run, s, c, o)
     d.histories[role] = train_stage(run, role, c, fit, {"model": m})
     setattr(d, role, m.to(dev).eval())
 

@@ -9,17 +9,20 @@ from pathlib import Path
 from typing import Literal, Sequence, get_args
 
 import torch
+from torch import nn
 from fastcore.basics import patch
 from PIL import Image
 
 from .core import progress, seed_everything
 from .data import SplitDataset, celeba_transform, ffhq_transform
+from .defenses import Defense, transfer, tune_last
 from .distill import check_imagenet, distill_students
 from .distributed import agree, is_main, process_group
 from .plgmi import target_probs
 from .plgmi_gan import PlgmiRecipe, pseudo_labelled_set, train_plgmi_gan
 from .parity import PROTOCOLS, resolve_protocol
 from .net_files import build_net, classifier_kwargs, load_net, parse_archs, save_net
+from .net_files import check_layout
 from .preg import PReg
 from .runs import check_output, finish_run, flat_arguments, start_run
 from .train_loop import TrainOptions
@@ -128,6 +131,27 @@ class ClassifierTraining:
     epochs:int=20 # passes over the training split
     lr:float=0.1 # peak learning rate (one-cycle schedule, SGD with Nesterov momentum)
     batch_size:int=64 # images per step
+    seed:int=0 # seeds initialisation and training
+
+# %% ../nbs/42_protocol.ipynb #167fc71e
+def _defended_net(net:ClassifierNet, d:Defense) -> tuple:
+    "The network `d` trains, and the layout its file records: (model, arch, kwargs)."
+    kw = classifier_kwargs(net.arch, net.width, net.size)
+    if d.defense == "mid":
+        kw |= dict(base=net.arch)
+        return build_net("vib", n_classes=net.n_classes, **kw), "vib", kw
+    model = build_net(net.arch, n_classes=net.n_classes, **kw)
+    if d.defense == "tl": _transfer_into(model, net, d)
+    return model, net.arch, kw
+
+# %% ../nbs/42_protocol.ipynb #94c6956d
+def _transfer_into(model:nn.Module, net:ClassifierNet, d:Defense):
+    "Load `d.init`'s network into `model` with a fresh head; freeze all but its last `d.tuned` weight layers."
+    if not d.init: raise ValueError("tl: --init FILE is required (a network trained on public identities)")
+    pre = transfer(load_net(d.init, arch=net.arch, classifier=True, device="cpu"), net.n_classes, d.tuned)
+    check_layout(model, pre.state_dict(), f"{d.init} (as {net.arch} with this --width and --size)")
+    model.load_state_dict(pre.state_dict())
+    tune_last(model, d.tuned)
 
 # %% ../nbs/42_protocol.ipynb #a76a9de2
 def run_train_classifier(out:str, # the run folder
@@ -138,26 +162,27 @@ def run_train_classifier(out:str, # the run folder
                          test:str|None=None,
                          net:ClassifierNet=ClassifierNet(), # layout, classes, width, input side
                          dataset:DataSet="celeba", # the crop of the images
-                         training:ClassifierTraining=ClassifierTraining(), # epochs, learning rate, batch size
-                         device:str|None=None, # "cpu", "cuda", ...; default: CUDA when present
-                         seed:int=0 # seeds initialisation and training
+                         training:ClassifierTraining=ClassifierTraining(), # epochs, rate, batch size, seed
+                         defense:Defense=Defense(), # a defense (`30_defenses`), its strength
+                         device:str|None=None # "cpu", "cuda", ...; default: CUDA when present
                         ) -> Path:
     "Train a classifier on a private split file; write `out/model.pt` (with its layout) and `out/run.json`."
     args, out, dev = begin_command(locals(), "the classifier's training", train=train, root=root)
-    kw, t = classifier_kwargs(net.arch, net.width, net.size), training
-    seed_everything(seed)
-    model = build_net(net.arch, n_classes=net.n_classes, **kw)
+    t = training
+    seed_everything(t.seed)
+    model, arch, kw = _defended_net(net, defense)
     tr, te = (split_data(f, root, dataset, model.input_size) if f else None for f in (train, test))
     for ds in filter(None, (tr, te)): _check_split_labels(ds, net.n_classes)
-    rec = start_run(out, "train-classifier", args, seed, device) if is_main() else None
-    h = train_classifier(model, tr, te, TrainOptions(t.epochs, t.lr, t.batch_size, seed, dev,
-                                                     ckpt_path=out/"train.ckpt", desc=net.arch))
+    rec = start_run(out, "train-classifier", args, t.seed, device) if is_main() else None
+    o = TrainOptions(t.epochs, t.lr, t.batch_size, t.seed, dev, ckpt_path=out/"train.ckpt", desc=net.arch)
+    h = train_classifier(model, tr, te, o, loss=None if defense.defense == "none" else defense)
     path = out/"model.pt"
     if is_main():
-        save_net(model, path, net.arch, n_classes=net.n_classes, **kw)
+        save_net(model, path, arch, n_classes=net.n_classes, **kw)
         (out/"train.ckpt").unlink(missing_ok=True)
         best = dict(best_top1=h.get("best_top1"), best_epoch=h.get("best_epoch"))
-        finish_run(out, rec, **best, outputs=[str(path)])
+        used = dict(defense=defense.defense, **defense.strength)
+        finish_run(out, rec, **best, outputs=[str(path)], defense=used)
     return path
 
 # %% ../nbs/42_protocol.ipynb #f516ec8e

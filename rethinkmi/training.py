@@ -76,22 +76,23 @@ def optimizer_step(opt, # the optimiser
     if sched is not None: sched.step()
 
 # %% ../nbs/04_training.ipynb #3741480c
-def _classifier_step(model, opt, sched, x, y, acc:Accel, flip:bool) -> tuple:
-    "One step on a batch: (loss, number of right answers)."
+def _classifier_step(model, opt, sched, x, y, acc:Accel, flip:bool, loss_fn) -> tuple:
+    "One step on a batch: (loss, number of right answers); `loss_fn` `None` is cross-entropy."
     x, y = acc.batch(x), y.to(acc.device)
     if flip: x = random_flip(x)
-    with acc.autocast(): logits = model(x)[1]
-    loss = F.cross_entropy(logits.float(), y)
+    with acc.autocast(): out = model(x)
+    logits = out[1].float()
+    loss = F.cross_entropy(logits, y) if loss_fn is None else loss_fn(out, x, y)
     optimizer_step(opt, loss, sched)
     return loss.detach(), (logits.argmax(1) == y).sum()
 
 # %% ../nbs/04_training.ipynb #f6b3f565
-def _classifier_epoch(model, opt, sched, batches, acc:Accel, flip:bool, bar) -> tuple[float, float]:
+def _classifier_epoch(model, opt, sched, batches, acc:Accel, flip:bool, bar, loss_fn=None) -> tuple:
     "One training epoch; the mean loss and accuracy on the training batches."
     model.train()
     loss_sum, correct, n = 0., 0, 0
     for x, y in batches:
-        loss, right = _classifier_step(model, opt, sched, x, y, acc, flip)
+        loss, right = _classifier_step(model, opt, sched, x, y, acc, flip, loss_fn)
         loss_sum, correct, n = loss_sum + loss * len(y), correct + right, n + len(y)
         bar.update()
     return float(loss_sum) / n, float(correct) / n
@@ -123,7 +124,8 @@ def train_classifier(model:nn.Module, # returns (features, logits); trained in p
                      momentum:float=0.9, # SGD momentum (Nesterov)
                      weight_decay:float=5e-4, # L2 weight decay
                      schedule:str="onecycle", # see `lr_schedule`
-                     flip:bool=True # random horizontal flips
+                     flip:bool=True, # random horizontal flips
+                     loss:Callable|None=None # (outputs, images, labels) -> loss, e.g. a defense (`None`: CE)
                     ) -> dict:
     "Train `model` with SGD and a schedule; keep the best epoch's weights by test top-1; return the history."
     o = TrainOptions.fill(opts, epochs=20, lr=0.1, desc="classifier")
@@ -133,13 +135,15 @@ def train_classifier(model:nn.Module, # returns (features, logits); trained in p
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, o.lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
     sched = lr_schedule(opt, schedule, o.lr, o.epochs * len(batches), epoch_steps=len(batches))
+    own = {} if loss is None else dict(loss=repr(loss))   # a defense's settings, in its repr
     config = _classifier_config(o, batches.n, momentum=momentum, weight_decay=weight_decay,
-                                schedule=schedule, flip=flip)
+                                schedule=schedule, flip=flip, **own)
     start, h, ck = resume(o, config, model=model, opt=opt, sched=sched)
     best = ck["best"] if ck else dict(top1=-1.0, epoch=-1, state=None)
     def run_epoch(epoch, bar):
         row = dict(lr=sched.get_last_lr()[0])
-        row["train_loss"], row["train_acc"] = _classifier_epoch(net, opt, sched, batches, acc, flip, bar)
+        scores = _classifier_epoch(net, opt, sched, batches, acc, flip, bar, loss)
+        row["train_loss"], row["train_acc"] = scores
         if test_data is None: return row
         row |= _test_scores(model, test_data, acc)
         _keep_best(best, row["test_top1"], epoch, model)

@@ -57,7 +57,7 @@ def test_sidebar_lists_every_notebook():
     names, missing = [p.name for p in NOTEBOOKS], []
     items = bd.parse_sidebar(q["website"]["sidebar"]["contents"], names, missing)
     assert not missing, f"_quarto.yml's sidebar lists notebooks that do not exist: {missing}"
-    parts = ["Part I: the lesson", "Part II: more attacks", "Appendix: engineering", "Lab log"]
+    parts = ["Part I: the lesson", "Part II: more attacks", "Part III: defenses", "Appendix: engineering", "Lab log"]
     assert [i.get("section") for i in items] == parts
     assert items[0]["contents"][0]["page"] == "index.ipynb"
     listed = bd.sidebar_pages(items)
