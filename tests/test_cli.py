@@ -344,3 +344,51 @@ def test_blackbox_methods_through_the_cli(chain, method, G, name):
        "--private", chain["data"]/"train.txt", "--root", chain["data"], *chain["common"])
     row = json.loads((tmp/f"ev-{method}/results.json").read_text())[0]
     assert row["method"] == name and row["queries"] == sum(rec["queries"]) / 4
+
+
+def _defended(chain, out, *defense) -> tuple[int, str, str]:
+    "train-classifier with a defense on the fabricated data."
+    data, split = chain["data"], lambda s: chain["data"]/f"{s}.txt"
+    return cli("train-classifier", chain["tmp"]/out, "--train", split("train"), "--test", split("test"), "--root", data,
+               "--arch", "tiny_vgg", "--n_classes", 4, "--width", 4, "--size", 32, "--epochs", 1, "--batch_size", 8,
+               *defense, *chain["common"])
+
+
+def test_defended_targets_train_and_are_attacked(chain):
+    "Each defense trains through the CLI, records its strength; an attack loads the MID target like any other."
+    tmp = chain["tmp"]
+    for out, args, used in [("mid", ["--defense", "mid", "--beta", 0.05], {"defense": "mid", "beta": 0.05}),
+                            ("bido", ["--defense", "bido", "--measure", "coco"],
+                             {"defense": "bido", "lambda_x": 1.0, "lambda_y": 10.0, "measure": "coco", "sigma": 0.5}),
+                            ("nls", ["--defense", "nls", "--alpha", -0.1], {"defense": "nls", "alpha": -0.1}),
+                            ("tl", ["--defense", "tl", "--tuned", 2, "--init", tmp/"target/model.pt"],
+                             {"defense": "tl", "tuned": 2})]:
+        rc, _, err = _defended(chain, out, *args)
+        assert rc == 0, err
+        rec = read_run(tmp/out)
+        assert rec["defense"] == used and rec["arguments"]["defense"] == used["defense"], out
+    attack = [a if a != tmp/"target/model.pt" else tmp/"mid/model.pt" for a in chain["attack"]]
+    i = attack.index("--p_reg")
+    del attack[i:i + 2]   # P_reg is the plain target's: features of another size (LOMMA would need the MID one's)
+    ok("attack", tmp/"att-mid", "--G", tmp/"gmi/G.pt", "--D", tmp/"gmi/D.pt", "--method", "gmi", "--variant", "ma",
+       *attack)
+    x = load_checkpoint(tmp/"att-mid/images.pt", unwrap=False)
+    assert x["images"].shape == (4, 2, 3, 32, 32) and read_run(tmp/"att-mid")["status"] == "done"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--defense", "dp"], "unknown defense 'dp'; known: none, mid, bido, nls, tl"),
+    (["--defense", "nls", "--alpha", 0.1], "nls: negative label smoothing needs alpha < 0, got 0.1"),
+    (["--defense", "mid", "--beta", -1], "mid: beta must be positive, got -1.0"),
+    (["--defense", "bido", "--measure", "mmd"], "bido: measure must be 'hsic' or 'coco', got 'mmd'"),
+    (["--defense", "tl"], "tl: --init FILE is required"),
+])
+def test_bad_defenses(chain, args, message):
+    rc, out, err = _defended(chain, "bad-defense", *args)
+    assert rc == 1 and len(err.strip().splitlines()) == 1 and message in err, err
+    assert not (chain["tmp"]/"bad-defense").exists()
+
+
+def test_bad_defenses_command(tmp_path):
+    rc, _, err = cli("defenses", "--out", tmp_path/"out", "--demo", tmp_path/"nodemo", "--defenses", "mid,dp")
+    assert rc == 1 and "unknown defense 'dp'; known: mid, bido, nls, tl" in err and len(err.strip().splitlines()) == 1
