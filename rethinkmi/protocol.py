@@ -163,7 +163,7 @@ def run_train_classifier(out:str, # the run folder
                          net:ClassifierNet=ClassifierNet(), # layout, classes, width, input side
                          dataset:DataSet="celeba", # the crop of the images
                          training:ClassifierTraining=ClassifierTraining(), # epochs, rate, batch size, seed
-                         defense:Defense=Defense(), # a defense (`30_defenses`), its strength
+                         defense:Defense=Defense(), # none, mid, bido, nls or tl (`30_defenses`)
                          device:str|None=None # "cpu", "cuda", ...; default: CUDA when present
                         ) -> Path:
     "Train a classifier on a private split file; write `out/model.pt` (with its layout) and `out/run.json`."
