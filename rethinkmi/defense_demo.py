@@ -15,7 +15,7 @@ import torch
 from .blackbox_demo import blackbox_attack, blackbox_generator, blackbox_row, blackbox_settings
 from .blackbox_demo import open_demo
 from .core import COLUMN, DPI, RunDir
-from .defenses import DEFENSES, Defense
+from .defenses import Defense
 from .demo import Demo
 from .inversion import variant_config
 from .reporting import ci_cell
@@ -146,6 +146,7 @@ def _present(table:ResultsTable, attacks:list[tuple]) -> list[tuple]:
 
 # %% ../nbs/31_defense_demo.ipynb #fabbbb08
 def _short(method:str, variant:str) -> str:
+    "How tables name an attack: 'GMI', 'GMI + LOMMA'."
     return method if variant == "baseline" else f"{method} + {variant}"
 
 # %% ../nbs/31_defense_demo.ipynb #ee36c167
